@@ -1,0 +1,171 @@
+"""``sam2-longvideo``: the tracking engine without a GUI, for one video or a batch script."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import UserInputError
+from .settings import DEVICES, MODEL_SIZES, SAM_VERSIONS, TrackSettings
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sam2-longvideo",
+        description="Segment and track several animals through long videos with SAM2, in chunks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    track = commands.add_parser(
+        "track",
+        help="track the prompted animals through a video",
+        description="Track the prompted animals through VIDEO into --out: labels.tif, tracks.csv, "
+        "run.json. Running the same command again resumes after the last finished chunk.",
+    )
+    track.add_argument("video", help="video file (mp4, avi, mov, mkv), folder of frames, or TIFF stack")
+    track.add_argument(
+        "--prompts", required=True, help="CSV with the header frame,y,x,animal,positive (pixels of the video)"
+    )
+    _add_run_options(track)
+
+    sample = commands.add_parser(
+        "sample",
+        help="track the bundled two-mice clip with its ready prompts",
+        description="Track the short two-mice clip shipped with this package (see its README for the source).",
+    )
+    _add_run_options(sample)
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    defaults = TrackSettings()
+    parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument("--model", default=defaults.model, choices=MODEL_SIZES, help="SAM2 model size")
+    parser.add_argument("--sam-version", default=defaults.sam_version, choices=SAM_VERSIONS)
+    parser.add_argument(
+        "--checkpoint", help="SAM2 checkpoint file; without it the official one is downloaded once"
+    )
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="FOR TESTS AND BENCHMARKS ONLY: build SAM2 from a fixed seed with no checkpoint; the masks "
+        "are meaningless but reproducible",
+    )
+    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="1024 (trained) or 512 (faster)")
+    parser.add_argument("--device", default=defaults.device, choices=DEVICES)
+    parser.add_argument("--chunk-size", type=int, default=defaults.chunk_size, help="frames per chunk")
+    parser.add_argument(
+        "--prune-window", type=int, default=defaults.prune_window,
+        help="frames of SAM2 outputs kept behind the current one inside a chunk (at least 16)",
+    )
+    parser.add_argument("--max-frames", type=int, help="track only the first N frames")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of --random-weights")
+    parser.add_argument("--overwrite", action="store_true", help="start over, discarding a run in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def settings_from_args(args) -> TrackSettings:
+    return TrackSettings(
+        model=args.model,
+        sam_version=args.sam_version,
+        checkpoint=args.checkpoint,
+        random_weights=args.random_weights,
+        image_size=args.image_size,
+        device=args.device,
+        chunk_size=args.chunk_size,
+        prune_window=args.prune_window,
+        max_frames=args.max_frames,
+        seed=args.seed,
+    ).validate()
+
+
+class StopAfterChunk:
+    """First Ctrl-C: finish the current chunk, then stop. Second Ctrl-C: stop at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            signal.signal(signal.SIGINT, self._previous)
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nStopping after the current chunk (Ctrl-C again to stop now).", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def run_track(video, prompts_path, args) -> int:
+    from .engine.run import ResultsWritten, run_tracking
+    from .engine.tracker import ChunkDone, FrameTracked, RunStarted
+    from .io.prompts import Prompts
+    from .progress import ProgressBar
+
+    settings = settings_from_args(args)
+    prompts = Prompts.from_csv(prompts_path)
+    bar = ProgressBar(enabled=not args.quiet)
+    with StopAfterChunk() as stop, bar:
+        events = run_tracking(
+            video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download
+        )
+        for event in events:
+            if isinstance(event, RunStarted):
+                bar.start(event)
+            elif isinstance(event, FrameTracked):
+                bar.frame(event)
+            elif isinstance(event, ChunkDone):
+                bar.chunk(event)
+                if stop.requested and event.frames_done < event.total_frames:
+                    events.close()
+                    print(
+                        f"Stopped after chunk {event.chunk.index + 1} of {event.num_chunks}: "
+                        f"{event.frames_done} of {event.total_frames} frames are saved in {args.out}. "
+                        "Run the same command again to resume.",
+                        file=sys.stderr,
+                    )
+                    return EXIT_INTERRUPTED
+            elif isinstance(event, ResultsWritten):
+                bar.close()
+                print(f"Wrote {event.labels}, {event.tracks} and {event.metadata}")
+    return 0
+
+
+def main(argv=None) -> int:
+    # sam2 draws a tqdm bar per chunk; ours replaces it (ours is created with disable=False explicitly).
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "sample":
+            from .sample import sample_paths
+
+            video, prompts = sample_paths()
+            return run_track(video, prompts, args)
+        return run_track(args.video, args.prompts, args)
+    except UserInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(
+            f"\nStopped. Finished chunks are kept in {Path(args.out)}; run the same command to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

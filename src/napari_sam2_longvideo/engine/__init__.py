@@ -1,0 +1,1 @@
+"""Pure compute: chunked tracking, backends, overlap resolution. Never imports napari or Qt."""

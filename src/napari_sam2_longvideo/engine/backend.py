@@ -1,0 +1,70 @@
+"""The small protocol every segmentation backend implements; the tracker knows nothing else of them.
+
+A backend starts a *session* on a window of frames. The caller puts prompts (points, boxes, masks) for
+animals on frames of that window, then asks the session to propagate forward or backward from a frame;
+the session yields one `FramePrediction` per frame. Frame numbers are always those of the whole video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from ..io.frames import FrameSource
+
+
+@dataclass
+class FramePrediction:
+    """What a backend saw on one frame.
+
+    Parameters
+    ----------
+    frame : int
+        Frame index in the whole video.
+    animal_ids : tuple of int
+        The animals, in the order of the first axis of ``logits``.
+    logits : numpy.ndarray
+        ``(N, H, W)`` float32 at the video's resolution; a pixel belongs to an animal where its logit is
+        above 0, and where several claim it the highest logit wins.
+    scores : numpy.ndarray
+        ``(N,)`` float in [0, 1]: the backend's confidence that each animal is visible.
+    """
+
+    frame: int
+    animal_ids: tuple[int, ...]
+    logits: np.ndarray
+    scores: np.ndarray
+
+
+@runtime_checkable
+class BackendSession(Protocol):
+    """Prompts and propagation on the frames ``start`` to ``stop - 1`` of a video."""
+
+    start: int
+    stop: int
+
+    def add_points(self, frame: int, animal: int, points_yx: np.ndarray, positive: np.ndarray) -> None:
+        """Prompt ``animal`` on ``frame`` with points ``(K, 2)`` in pixels of the video, ``(y, x)``."""
+
+    def add_mask(self, frame: int, animal: int, mask: np.ndarray) -> None:
+        """Prompt ``animal`` on ``frame`` with a boolean mask ``(H, W)`` at the video's resolution."""
+
+    def propagate(self, from_frame: int, reverse: bool = False) -> Iterator[FramePrediction]:
+        """Yield predictions from ``from_frame`` to the end (or, with ``reverse``, to the start)."""
+
+    def close(self) -> None:
+        """Free everything the session holds."""
+
+
+@runtime_checkable
+class SegmentationBackend(Protocol):
+    """Makes sessions; `describe` says what ran, for ``run.json``."""
+
+    name: str
+
+    def start_session(self, frames: FrameSource, start: int, stop: int) -> BackendSession: ...
+
+    def describe(self) -> dict: ...

@@ -1,0 +1,96 @@
+"""One label per pixel from several animals' logits, and the per-frame record of each animal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+# Two animals whose own masks overlap by more than this fraction of the smaller one are "merged": the
+# pixels between them were decided by score alone and deserve a look. Touching animals overlap less.
+MERGE_OVERLAP = 0.2
+
+TRACK_DTYPE = np.dtype(
+    [
+        ("frame", np.int64),
+        ("animal", np.int32),
+        ("area", np.int64),
+        ("centroid_y", np.float64),
+        ("centroid_x", np.float64),
+        ("score", np.float32),
+        ("lost", bool),
+        ("merged", bool),
+        ("prompted", bool),
+    ]
+)
+
+
+def label_dtype(animals: Sequence[int]) -> np.dtype:
+    """The smallest unsigned type that holds every animal id."""
+    return np.dtype(np.uint8 if max(animals) < 256 else np.uint16)
+
+
+def resolve_overlaps(
+    logits: np.ndarray, animal_ids: Sequence[int], dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give each pixel to the animal with the highest logit, where that logit is above 0.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``(H, W)`` of ``dtype``: 0 background, else the animal id.
+    merged : numpy.ndarray
+        ``(N,)`` bool: the animal's own mask overlaps another's by more than `MERGE_OVERLAP`.
+    """
+    n = len(animal_ids)
+    height, width = logits.shape[1:]
+    merged = np.zeros(n, bool)
+    if n == 0:
+        return np.zeros((height, width), dtype), merged
+    winner = np.argmax(logits, axis=0)
+    claimed = np.take_along_axis(logits, winner[None], axis=0)[0] > 0
+    lookup = np.asarray(animal_ids, dtype=dtype)
+    labels = np.where(claimed, lookup[winner], 0).astype(dtype, copy=False)
+    if n > 1:
+        own = logits > 0
+        areas = own.reshape(n, -1).sum(axis=1)
+        for i in range(n):
+            for j in range(i + 1, n):
+                smaller = min(areas[i], areas[j])
+                if smaller and np.logical_and(own[i], own[j]).sum() > MERGE_OVERLAP * smaller:
+                    merged[i] = merged[j] = True
+    return labels, merged
+
+
+def frame_records(
+    frame: int,
+    labels: np.ndarray,
+    animals: Sequence[int],
+    scores: dict[int, float],
+    merged: dict[int, bool],
+    prompted: set[int],
+) -> np.ndarray:
+    """Area, centroid, score and flags of every known animal on one labelled frame.
+
+    Animals missing from ``scores`` were not tracked on this frame (lost before the chunk began) and are
+    recorded as lost with score 0.
+    """
+    records = np.zeros(len(animals), TRACK_DTYPE)
+    row_index = np.arange(labels.shape[0], dtype=np.float64)
+    col_index = np.arange(labels.shape[1], dtype=np.float64)
+    for i, animal in enumerate(animals):
+        mask = labels == animal
+        per_row, per_col = mask.sum(axis=1), mask.sum(axis=0)
+        area = int(per_row.sum())
+        records[i] = (
+            frame,
+            animal,
+            area,
+            per_row @ row_index / area if area else np.nan,
+            per_col @ col_index / area if area else np.nan,
+            float(scores.get(animal, 0.0)),
+            area == 0,
+            bool(merged.get(animal, False)),
+            animal in prompted,
+        )
+    return records

@@ -1,0 +1,112 @@
+"""One tracking run from a video, prompts and settings to the files in an output folder.
+
+This is what the command line and the napari widget both call. It checks everything a user can get
+wrong before any work starts, resumes an earlier run in the same folder, and writes ``labels.tif``,
+``tracks.csv`` and ``run.json`` when the last chunk is done.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io.export import write_labels_tiff, write_tracks_csv
+from ..io.frames import FrameSource, open_frames
+from ..io.prompts import Prompts
+from ..io.run_folder import RunFolder, package_versions
+from ..io.store import LabelStore
+from ..settings import TrackSettings
+from .backend import SegmentationBackend
+from .chunks import chunk_plan
+from .overlaps import label_dtype
+from .tracker import ChunkDone, track
+
+
+@dataclass(frozen=True)
+class ResultsWritten:
+    labels: Path
+    tracks: Path
+    metadata: Path
+
+
+def make_backend(settings: TrackSettings, download_progress=None) -> SegmentationBackend:
+    """The backend the settings name."""
+    from .sam2_backend import SAM2Backend  # torch and sam2 load only when a run needs them
+
+    return SAM2Backend(settings, download_progress=download_progress)
+
+
+def run_tracking(
+    source,
+    prompts: Prompts,
+    settings: TrackSettings,
+    out,
+    *,
+    overwrite: bool = False,
+    backend: SegmentationBackend | None = None,
+    download_progress=None,
+) -> Iterator:
+    """Track, yielding the tracker's events and finally `ResultsWritten`.
+
+    Parameters
+    ----------
+    source : str, Path, FrameSource or array
+        The video (any input `open_frames` takes).
+    prompts : Prompts
+        The user's points.
+    settings : TrackSettings
+        How to track.
+    out : str or Path
+        Output folder; an earlier run there with the same video, prompts and settings is resumed.
+    overwrite : bool
+        Start over in ``out`` whatever it holds.
+    backend : SegmentationBackend, optional
+        Defaults to the one ``settings`` names.
+    """
+    settings.validate()
+    frames = source if isinstance(source, FrameSource) else open_frames(source)
+    prompts.validate(len(frames), frames.height, frames.width, frames.path)
+    folder, resuming = RunFolder.prepare(
+        out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
+    )
+    backend = backend or make_backend(settings, download_progress)
+    plan = chunk_plan(len(frames), settings.chunk_size)
+    shape = (len(frames), frames.height, frames.width)
+    if resuming:
+        store = LabelStore.open(folder.store_path)
+    else:
+        store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
+    metadata = {
+        "status": "running",
+        "video": frames.fingerprint(),
+        "video_info": frames.info,
+        "prompts": {"sha256": prompts.fingerprint(), "source": prompts.source, "rows": prompts.rows()},
+        "animals": prompts.animals,
+        "settings": settings.to_dict(),
+        "backend": backend.describe(),
+        "versions": package_versions(),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "chunks": len(plan),
+        "chunks_done": len(store.done_chunks),
+    }
+    folder.write_metadata(metadata)
+    finished = False
+    try:
+        for event in track(frames, prompts, backend, store):
+            if isinstance(event, ChunkDone):
+                metadata["chunks_done"] = len(store.done_chunks)
+                folder.write_metadata(metadata)
+            yield event
+        write_labels_tiff(store, folder.labels_path)
+        write_tracks_csv(store.records(), folder.tracks_path)
+        finished = True
+    except Exception as error:
+        metadata["error"] = str(error)
+        raise
+    finally:
+        metadata["status"] = "finished" if finished else ("failed" if "error" in metadata else "stopped")
+        metadata["chunks_done"] = len(store.done_chunks)
+        folder.write_metadata(metadata)
+    yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)

@@ -1,0 +1,167 @@
+"""Chunked tracking: prompts in, one label per animal per frame out, written to the store chunk by chunk.
+
+Each chunk is its own backend session, so the backend's memory never holds more than one chunk. The
+session of chunk k also holds the last frame of chunk k-1, where every animal's final mask is put as
+that animal's prompt: identities are carried by the animal id, never by the backend's order. User
+prompts on any frame are given to the chunk that holds the frame. Where an animal's first prompt in a
+chunk is not the chunk's first frame, the frames before it are filled by propagating backward.
+
+`track` is a generator of events; the caller decides how to show them and may stop at any event.
+Finished chunks are already on disk then, and a new call resumes after them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..io.frames import FrameSource
+from ..io.prompts import Prompts
+from ..io.store import LabelStore
+from .backend import FramePrediction, SegmentationBackend
+from .chunks import Chunk
+from .overlaps import frame_records, resolve_overlaps
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    total_frames: int
+    num_chunks: int
+    frames_done: int  # already finished by an earlier run
+
+
+@dataclass(frozen=True)
+class FrameTracked:
+    frame: int
+    frames_done: int
+    total_frames: int
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    chunk: Chunk
+    num_chunks: int
+    frames_done: int
+    total_frames: int
+    seconds: float
+    lost_animals: tuple[int, ...]  # animals with no mask on the chunk's last frame
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    total_frames: int
+    tracked_frames: int  # by this call, not counting resumed chunks
+    seconds: float
+
+
+Event = RunStarted | FrameTracked | ChunkDone | RunFinished
+
+
+def track(
+    frames: FrameSource, prompts: Prompts, backend: SegmentationBackend, store: LabelStore
+) -> Iterator[Event]:
+    """Track the prompted animals through ``frames`` into ``store``, skipping chunks it already has.
+
+    The store's chunk plan decides the chunks; finished chunks must form a prefix of the plan (they
+    do when this function wrote them).
+    """
+    animals = prompts.animals
+    total = len(frames)
+    begun = time.perf_counter()
+    yield RunStarted(total, len(store.chunks), store.frames_done)
+    carry: dict[int, np.ndarray] = {}
+    tracked = 0
+    for chunk in store.chunks:
+        if store.is_done(chunk.index):
+            continue
+        if chunk.index > 0:
+            if not store.is_done(chunk.index - 1):
+                raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
+            last = store.frame(chunk.start - 1)
+            carry = {a: last == a for a in animals}
+        started = time.perf_counter()
+        labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
+        records = []
+        for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, carry, animals, store.dtype):
+            labels[frame - chunk.start] = frame_labels
+            records.append(frame_record)
+            tracked += 1
+            yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
+        store.write_chunk(chunk, labels, np.concatenate(records))
+        lost = tuple(a for a in animals if not (labels[-1] == a).any())
+        yield ChunkDone(chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost)
+    yield RunFinished(total, tracked, time.perf_counter() - begun)
+
+
+def _track_chunk(frames, prompts, backend, chunk: Chunk, carry, animals, dtype):
+    """Yield ``(frame, labels, records)`` for every frame of ``chunk`` in order."""
+    window_start = chunk.start - 1 if chunk.start > 0 else chunk.start
+    session = backend.start_session(frames, window_start, chunk.stop)
+    try:
+        anchors: dict[int, int] = {}  # animal -> its first prompted frame in this session
+        for animal, mask in carry.items():
+            if mask.any():
+                session.add_mask(window_start, animal, mask)
+                anchors[animal] = window_start
+        prompted: dict[int, set[int]] = {}
+        for group in prompts.groups(chunk.start, chunk.stop):
+            session.add_points(group.frame, group.animal, group.points_yx, group.positive)
+            anchors.setdefault(group.animal, group.frame)
+            prompted.setdefault(group.frame, set()).add(group.animal)
+
+        # Animals first prompted after the chunk's first frame are filled backward from their prompt.
+        late = {a: f for a, f in anchors.items() if f > chunk.start}
+        backward: dict[int, FramePrediction] = {}
+        if late:
+            for prediction in session.propagate(max(late.values()), reverse=True):
+                if prediction.frame >= chunk.start:
+                    backward[prediction.frame] = _select(
+                        prediction, [a for a in late if late[a] > prediction.frame], np.float16
+                    )
+
+        forward_from = min(anchors.values()) if anchors else chunk.stop
+        forward = session.propagate(forward_from) if anchors else iter(())
+        for frame in range(chunk.start, chunk.stop):
+            parts = [backward.pop(frame)] if frame in backward else []
+            if frame >= forward_from:
+                prediction = next(forward)
+                while prediction.frame < frame:  # the carried frame, which belongs to the last chunk
+                    prediction = next(forward)
+                parts.append(_select(prediction, [a for a in anchors if anchors[a] <= frame]))
+            yield (frame,) + _label_frame(frame, parts, animals, dtype, prompted.get(frame, set()), frames)
+    finally:
+        session.close()
+
+
+def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePrediction:
+    """The rows of ``prediction`` for ``animals`` only."""
+    rows = [i for i, a in enumerate(prediction.animal_ids) if a in animals]
+    return FramePrediction(
+        prediction.frame,
+        tuple(prediction.animal_ids[i] for i in rows),
+        prediction.logits[rows].astype(dtype, copy=False),
+        prediction.scores[rows],
+    )
+
+
+def _label_frame(frame, parts, animals, dtype, prompted, frames):
+    ids = tuple(a for p in parts for a in p.animal_ids)
+    if parts:
+        logits = np.concatenate([p.logits.astype(np.float32, copy=False) for p in parts])
+        scores = np.concatenate([p.scores for p in parts])
+    else:
+        logits = np.zeros((0, frames.height, frames.width), np.float32)
+        scores = np.zeros(0, np.float32)
+    labels, merged = resolve_overlaps(logits, ids, dtype)
+    records = frame_records(
+        frame,
+        labels,
+        animals,
+        scores=dict(zip(ids, scores.tolist())),
+        merged=dict(zip(ids, merged.tolist())),
+        prompted=prompted,
+    )
+    return labels, records

@@ -1,0 +1,32 @@
+"""Errors a user can cause, each with a message that says what went wrong and what to do.
+
+The command line prints these without a traceback; the napari widget shows them as notifications.
+Anything else that escapes is a bug in this package.
+"""
+
+
+class UserInputError(Exception):
+    """Bad input from the user: a path, a prompt, a setting. The message names it and the fix."""
+
+
+class FrameReadError(UserInputError):
+    """A frame of the video could not be decoded.
+
+    Parameters
+    ----------
+    path : str
+        The video, folder or stack being read.
+    frame : int
+        Index of the frame (0-based) that failed.
+    reason : str
+        What the decoder said.
+    """
+
+    def __init__(self, path: str, frame: int, reason: str):
+        self.path = str(path)
+        self.frame = int(frame)
+        super().__init__(
+            f"Could not decode frame {frame} of {path}: {reason}. "
+            "Re-encode the video (for example `ffmpeg -i in.mp4 -c:v libx264 out.mp4`) "
+            "or cut it before this frame; finished chunks are kept and the run resumes."
+        )

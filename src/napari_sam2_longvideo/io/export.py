@@ -1,0 +1,75 @@
+"""Writing results for other tools: labels as a TIFF stack, per-frame tracks as CSV."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from .store import write_atomically
+
+# Classic TIFF addresses 4 GiB; stay well under it so compression overhead and tags never cross it.
+BIGTIFF_ABOVE_BYTES = 2**31
+
+
+def write_labels_tiff(labels, path: str | Path) -> Path:
+    """Write ``(T, H, W)`` labels frame by frame as one zlib-compressed, greyscale multi-page TIFF.
+
+    ``labels`` may be a `LabelStore` or any array-like indexable by frame: frames are read one at a
+    time, so the whole stack is never in memory. The file is BigTIFF when it could exceed 4 GiB, and
+    opens as one stack in Fiji and in ``tifffile.imread``.
+    """
+    path = Path(path)
+    shape = tuple(int(v) for v in labels.shape)
+    dtype = np.dtype(labels.dtype)
+    bigtiff = math.prod(shape) * dtype.itemsize > BIGTIFF_ABOVE_BYTES
+
+    def write(handle):
+        with tifffile.TiffWriter(handle, bigtiff=bigtiff) as tif:
+            tif.write(
+                (np.asarray(labels[t]) for t in range(shape[0])),
+                shape=shape,
+                dtype=dtype,
+                photometric="minisblack",
+                compression="zlib",
+                metadata={"axes": "TYX"},
+            )
+
+    write_atomically(path, write)
+    return path
+
+
+def write_tracks_csv(records: np.ndarray, path: str | Path) -> Path:
+    """One row per frame and animal, columns as in ``TRACK_DTYPE``; flags as 0/1, missing centroids empty."""
+    path = Path(path)
+    names = records.dtype.names
+
+    def cell(value):
+        if isinstance(value, (bool, np.bool_)):
+            return int(value)
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.6g}"
+        return value
+
+    def write(handle):
+        text = _TextSink(handle)
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(names)
+        for row in records:
+            writer.writerow([cell(row[name].item()) for name in names])
+
+    write_atomically(path, write)
+    return path
+
+
+class _TextSink:
+    """Lets `csv.writer` write text into the binary handle `write_atomically` gives."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def write(self, text: str) -> None:
+        self.handle.write(text.encode("utf-8"))

@@ -1,0 +1,119 @@
+"""The output folder of a run: what it holds, whether it may be resumed, and its ``run.json``."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import platform
+import shutil
+from importlib import metadata
+from pathlib import Path
+
+from ..errors import UserInputError
+from ..settings import TrackSettings
+from .store import write_atomically
+
+RUN_FILE = "run.json"
+STORE_DIR = "store"
+LABELS_FILE = "labels.tif"
+TRACKS_FILE = "tracks.csv"
+OUR_FILES = (RUN_FILE, LABELS_FILE, TRACKS_FILE)
+VERSIONED_PACKAGES = ("napari-sam2-longvideo", "sam2", "torch", "torchvision", "numpy", "av", "tifffile")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class RunFolder:
+    """``labels.tif``, ``tracks.csv``, ``run.json`` and the chunk store, in one folder."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.store_path = self.path / STORE_DIR
+        self.labels_path = self.path / LABELS_FILE
+        self.tracks_path = self.path / TRACKS_FILE
+        self.run_path = self.path / RUN_FILE
+
+    @classmethod
+    def prepare(
+        cls, path, *, video: dict, prompts: str, settings: TrackSettings, overwrite: bool = False
+    ) -> tuple[RunFolder, bool]:
+        """Make the folder ready; return it and whether an earlier run in it is resumed.
+
+        An earlier run is resumed only if it tracked the same video with the same prompts and the same
+        settings; anything else is refused (or cleared, with ``overwrite``).
+        """
+        folder = cls(Path(path).expanduser())
+        folder._ensure_writable()
+        earlier = folder.read_metadata()
+        if earlier is not None and overwrite:
+            folder.clear()
+            earlier = None
+        if earlier is None:
+            if folder.store_path.exists():
+                shutil.rmtree(folder.store_path)
+            return folder, False
+        differences = _differences(earlier, video, prompts, settings)
+        if differences:
+            raise UserInputError(
+                f"Output folder {folder.path} holds a run of {'; '.join(differences)}. "
+                "Pass --overwrite to start over there, or choose another --out."
+            )
+        return folder, folder.store_path.exists()
+
+    def _ensure_writable(self) -> None:
+        probe = self.path / ".write-test"
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise UserInputError(
+                f"Cannot write to the output folder {self.path}: {error.strerror or error}. "
+                "Choose a folder you can write to with --out."
+            ) from error
+
+    def read_metadata(self) -> dict | None:
+        if not self.run_path.exists():
+            return None
+        try:
+            return json.loads(self.run_path.read_text())
+        except ValueError as error:
+            raise UserInputError(
+                f"{self.run_path} is damaged ({error}); pass --overwrite to start the run over."
+            ) from error
+
+    def write_metadata(self, values: dict) -> None:
+        values = dict(values, updated=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+        text = json.dumps(values, indent=2, default=str)
+        write_atomically(self.run_path, lambda handle: handle.write(text.encode()))
+
+    def clear(self) -> None:
+        """Remove what this plugin wrote here, and nothing else."""
+        for name in OUR_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        if self.store_path.exists():
+            shutil.rmtree(self.store_path)
+
+
+def _differences(earlier: dict, video: dict, prompts: str, settings: TrackSettings) -> list[str]:
+    found = []
+    video = json.loads(json.dumps(video, default=str))  # as it reads back from run.json
+    if earlier.get("video") != video:
+        was = earlier.get("video", {}).get("path", "another video")
+        found.append(f"a different video ({was}, not {video.get('path')})")
+    if earlier.get("prompts", {}).get("sha256") != prompts:
+        found.append("different prompts")
+    before = TrackSettings.from_dict(earlier.get("settings", {})).result_defining()
+    now = settings.result_defining()
+    changed = [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
+    if changed:
+        found.append("other settings (" + ", ".join(changed) + ")")
+    return found

@@ -1,0 +1,106 @@
+"""The one settings object shared by the command line, the napari widget and the saved run metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .errors import UserInputError
+
+MODEL_SIZES = ("tiny", "small", "base_plus", "large")
+SAM_VERSIONS = ("2.1", "2.0")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+BACKENDS = ("sam2",)
+
+# SAM2 reads object pointers from up to 16 frames back (max_obj_ptrs_in_encoder), so pruning
+# any closer would change its results.
+MIN_PRUNE_WINDOW = 16
+
+
+@dataclass
+class TrackSettings:
+    """How to track: everything that changes the result is here, and is saved in ``run.json``.
+
+    Parameters
+    ----------
+    backend : str
+        Segmentation backend; ``"sam2"``.
+    model : str
+        SAM2 model size: ``tiny``, ``small``, ``base_plus`` or ``large``.
+    sam_version : str
+        ``"2.1"`` (default) or ``"2.0"``.
+    checkpoint : str or None
+        Path of a checkpoint file; ``None`` downloads the official one into the user cache.
+    random_weights : bool
+        Build the model with a fixed seed and no checkpoint. For tests and benchmarks only.
+    image_size : int
+        Side of the square image SAM2 sees (1024 as trained; 512 is faster).
+    device : str
+        ``auto``, ``cuda``, ``mps`` or ``cpu``.
+    chunk_size : int
+        Frames per chunk; memory is bounded by this, not by the video length.
+    prune_window : int
+        Non-prompted frame outputs older than this many frames are dropped inside a chunk.
+    max_frames : int or None
+        Track only the first ``max_frames`` frames (to try settings on the start of a long video).
+    seed : int
+        Seed for random weights.
+    """
+
+    backend: str = "sam2"
+    model: str = "tiny"
+    sam_version: str = "2.1"
+    checkpoint: str | None = None
+    random_weights: bool = False
+    image_size: int = 1024
+    device: str = "auto"
+    chunk_size: int = 100
+    prune_window: int = MIN_PRUNE_WINDOW
+    max_frames: int | None = None
+    seed: int = 0
+
+    def validate(self) -> TrackSettings:
+        """Raise `UserInputError` naming the first bad setting; return self when all are good."""
+        if self.backend not in BACKENDS:
+            raise UserInputError(f"Unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}.")
+        if self.model not in MODEL_SIZES:
+            raise UserInputError(
+                f"Unknown model {self.model!r}; choose one of {', '.join(MODEL_SIZES)}."
+            )
+        if self.sam_version not in SAM_VERSIONS:
+            raise UserInputError(
+                f"Unknown SAM version {self.sam_version!r}; choose one of {', '.join(SAM_VERSIONS)}."
+            )
+        if self.device not in DEVICES:
+            raise UserInputError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
+        if self.image_size < 64 or self.image_size % 16:
+            raise UserInputError(
+                f"--image-size {self.image_size} is not usable; give a multiple of 16, at least 64 "
+                "(1024 as SAM2 was trained, 512 for speed)."
+            )
+        if self.chunk_size < 2:
+            raise UserInputError(f"--chunk-size {self.chunk_size} is too small; give at least 2 frames.")
+        if self.prune_window < MIN_PRUNE_WINDOW:
+            raise UserInputError(
+                f"--prune-window {self.prune_window} is below {MIN_PRUNE_WINDOW}: SAM2 looks "
+                f"{MIN_PRUNE_WINDOW} frames back for object pointers."
+            )
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UserInputError(f"--max-frames {self.max_frames} must be at least 1.")
+        if self.checkpoint and self.random_weights:
+            raise UserInputError("Give either --checkpoint or --random-weights, not both.")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrackSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def result_defining(self) -> dict:
+        """The settings that change the labels; a resumed run must match these exactly."""
+        values = self.to_dict()
+        values.pop("device")  # the same run may move between machines
+        return values

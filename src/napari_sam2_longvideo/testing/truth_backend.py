@@ -1,0 +1,106 @@
+"""A deterministic backend that follows a generated clip's truth, for exact tests of the tracker.
+
+It behaves as a perfect but honest segmenter: a prompt binds an animal to the ellipse it touches, and
+from then on that animal gets that ellipse. It does not know the animals' ids in advance, so an
+identity mistake made by the tracker (a mask carried under the wrong label, a detection assigned to the
+wrong animal) is followed faithfully and shows up in the labels. ``lose`` makes it fail on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..engine.backend import FramePrediction
+from .synthetic import SyntheticClip
+
+INSIDE, HIDDEN, OUTSIDE = 5.0, 1.0, -5.0
+
+
+class TruthBackend:
+    """Sessions that answer from ``clip``'s truth.
+
+    Parameters
+    ----------
+    clip : SyntheticClip
+        The generated video the sessions run on.
+    lose : dict, optional
+        ``{ellipse: (first_frame, stop_frame)}`` (ellipse numbered from 1): the backend returns an empty
+        mask for that ellipse on those frames, whatever the prompts, as SAM2 does when it loses an
+        animal behind an obstacle.
+    """
+
+    name = "truth"
+
+    def __init__(self, clip: SyntheticClip, lose: dict[int, tuple[int, int]] | None = None):
+        self.clip = clip
+        self.lose = dict(lose or {})
+        self.sessions: list[TruthSession] = []
+
+    def start_session(self, frames, start: int, stop: int) -> TruthSession:
+        session = TruthSession(self, start, stop)
+        self.sessions.append(session)
+        return session
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "lose": {str(k): list(v) for k, v in self.lose.items()}}
+
+    def is_lost(self, ellipse: int, frame: int) -> bool:
+        window = self.lose.get(ellipse)
+        return window is not None and window[0] <= frame < window[1]
+
+
+class TruthSession:
+    """One window of frames; records what it was asked, for tests to inspect."""
+
+    def __init__(self, backend: TruthBackend, start: int, stop: int):
+        self.backend = backend
+        self.start, self.stop = start, stop
+        self.binding: dict[int, int | None] = {}
+        self.prompt_log: list[tuple[str, int, int]] = []
+        self.propagations: list[tuple[int, bool]] = []
+
+    def _visible(self, frame: int, ellipse: int) -> np.ndarray:
+        if self.backend.is_lost(ellipse, frame):
+            return np.zeros(self.backend.clip.truth.shape[1:], bool)
+        return self.backend.clip.truth[frame] == ellipse
+
+    def add_points(self, frame, animal, points_yx, positive):
+        self.prompt_log.append(("points", frame, animal))
+        full = self.backend.clip.full_masks[frame]
+        votes = np.zeros(full.shape[0], int)
+        for (y, x), is_positive in zip(np.asarray(points_yx), np.asarray(positive)):
+            inside = full[:, int(round(y)), int(round(x))]
+            votes += np.where(inside, 1 if is_positive else -1, 0)
+        best = int(np.argmax(votes))
+        self.binding[animal] = best + 1 if votes[best] > 0 else None
+
+    def add_mask(self, frame, animal, mask):
+        self.prompt_log.append(("mask", frame, animal))
+        overlaps = [
+            (np.logical_and(mask, self._visible(frame, k)).sum(), k)
+            for k in range(1, self.backend.clip.num_animals + 1)
+        ]
+        pixels, ellipse = max(overlaps)
+        self.binding[animal] = ellipse if pixels > 0 else None
+
+    def propagate(self, from_frame: int, reverse: bool = False) -> Iterator[FramePrediction]:
+        self.propagations.append((from_frame, reverse))
+        order = range(from_frame, self.start - 1, -1) if reverse else range(from_frame, self.stop)
+        animals = tuple(sorted(self.binding))
+        clip = self.backend.clip
+        for frame in order:
+            logits = np.full((len(animals),) + clip.truth.shape[1:], OUTSIDE, np.float32)
+            scores = np.zeros(len(animals), np.float32)
+            for i, animal in enumerate(animals):
+                ellipse = self.binding[animal]
+                if ellipse is None or self.backend.is_lost(ellipse, frame):
+                    continue
+                logits[i][clip.full_masks[frame, ellipse - 1]] = HIDDEN
+                logits[i][clip.truth[frame] == ellipse] = INSIDE
+                scores[i] = 1.0
+            yield FramePrediction(frame, animals, logits, scores)
+
+    def close(self):
+        self.binding.clear()

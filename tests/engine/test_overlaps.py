@@ -1,0 +1,48 @@
+import numpy as np
+
+from napari_sam2_longvideo.engine.chunks import Chunk, chunk_plan
+from napari_sam2_longvideo.engine.overlaps import frame_records, label_dtype, resolve_overlaps
+
+
+def test_chunk_plan_covers_every_frame_once():
+    plan = chunk_plan(61, 20)
+    assert plan == [Chunk(0, 0, 20), Chunk(1, 20, 40), Chunk(2, 40, 60), Chunk(3, 60, 61)]
+    assert chunk_plan(5, 100) == [Chunk(0, 0, 5)]
+
+
+def test_each_pixel_goes_to_the_highest_logit_above_zero():
+    logits = np.full((2, 3, 4), -1.0, np.float32)
+    logits[0, :, :2] = 2.0  # animal 5 on the left half
+    logits[1, :, 1:3] = 3.0  # animal 9 on the middle, stronger where both claim
+    labels, merged = resolve_overlaps(logits, (5, 9), np.dtype(np.uint8))
+    np.testing.assert_array_equal(labels, np.tile([5, 9, 9, 0], (3, 1)))
+    # each mask is 6 pixels, they share 3: half the smaller one, so the two are merged
+    assert merged.tolist() == [True, True]
+
+
+def test_touching_animals_are_not_merged():
+    logits = np.full((2, 10, 10), -1.0, np.float32)
+    logits[0, :, :5] = 1.0
+    logits[1, :, 4:] = 1.0  # one shared column of 10 pixels out of 50
+    _, merged = resolve_overlaps(logits, (1, 2), np.dtype(np.uint8))
+    assert merged.tolist() == [False, False]
+
+
+def test_no_animals_gives_background():
+    labels, merged = resolve_overlaps(np.zeros((0, 2, 2), np.float32), (), np.dtype(np.uint8))
+    assert labels.shape == (2, 2) and not labels.any() and merged.shape == (0,)
+
+
+def test_label_type_grows_with_the_largest_id():
+    assert label_dtype([1, 2]) == np.uint8
+    assert label_dtype([1, 300]) == np.uint16
+
+
+def test_records_flag_lost_animals_and_leave_their_centroid_empty():
+    labels = np.zeros((4, 4), np.uint8)
+    labels[1:3, 2:4] = 2
+    records = frame_records(7, labels, [1, 2], scores={2: 0.9}, merged={}, prompted={2})
+    first, second = records
+    assert first["lost"] and first["area"] == 0 and np.isnan(first["centroid_y"]) and first["score"] == 0
+    assert second["area"] == 4 and second["centroid_y"] == 1.5 and second["centroid_x"] == 2.5
+    assert second["prompted"] and not second["lost"] and second["frame"] == 7
