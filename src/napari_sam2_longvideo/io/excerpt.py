@@ -1,0 +1,25 @@
+"""The first frames of a video as a video of its own (``--max-frames``)."""
+
+from __future__ import annotations
+
+from .frames import FrameSource
+
+
+class FirstFrames(FrameSource):
+    """Frames ``0 .. count - 1`` of ``source``; frame numbers stay those of the whole video."""
+
+    def __init__(self, source: FrameSource, count: int):
+        self.source = source
+        self.path = source.path
+        self.num_frames = min(int(count), source.num_frames)
+        self.height, self.width = source.height, source.width
+        self.info = dict(source.info, first_frames=self.num_frames)
+
+    def _read_frame(self, t: int):
+        return self.source.read(t)
+
+    def fingerprint(self) -> dict:
+        return dict(self.source.fingerprint(), first_frames=self.num_frames)
+
+    def close(self) -> None:
+        self.source.close()
