@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..io.excerpt import FirstFrames
 from ..io.export import write_labels_tiff, write_tracks_csv
 from ..io.frames import FrameSource, open_frames
 from ..io.prompts import Prompts
@@ -67,6 +68,8 @@ def run_tracking(
     """
     settings.validate()
     frames = source if isinstance(source, FrameSource) else open_frames(source)
+    if settings.max_frames is not None and settings.max_frames < len(frames):
+        frames = FirstFrames(frames, settings.max_frames)
     prompts.validate(len(frames), frames.height, frames.width, frames.path)
     folder, resuming = RunFolder.prepare(
         out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
