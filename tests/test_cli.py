@@ -69,7 +69,8 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 24 * 2
     assert list(rows[0]) == [
-        "frame", "animal", "area", "centroid_y", "centroid_x", "score", "lost", "merged", "prompted"
+        "frame", "animal", "area", "centroid_y", "centroid_x", "score", "lost", "merged", "prompted",
+        "reanchored", "detector_conf",
     ]
     assert {r["animal"] for r in rows} == {"1", "2"}
 

@@ -49,6 +49,9 @@ class BackendSession(Protocol):
     def add_points(self, frame: int, animal: int, points_yx: np.ndarray, positive: np.ndarray) -> None:
         """Prompt ``animal`` on ``frame`` with points ``(K, 2)`` in pixels of the video, ``(y, x)``."""
 
+    def add_box(self, frame: int, animal: int, box_xyxy: np.ndarray) -> None:
+        """Prompt ``animal`` on ``frame`` with a box ``(x0, y0, x1, y1)`` in pixels of the video."""
+
     def add_mask(self, frame: int, animal: int, mask: np.ndarray) -> None:
         """Prompt ``animal`` on ``frame`` with a boolean mask ``(H, W)`` at the video's resolution."""
 

@@ -21,6 +21,8 @@ TRACK_DTYPE = np.dtype(
         ("lost", bool),
         ("merged", bool),
         ("prompted", bool),
+        ("reanchored", bool),
+        ("detector_conf", np.float32),
     ]
 )
 
@@ -69,12 +71,15 @@ def frame_records(
     scores: dict[int, float],
     merged: dict[int, bool],
     prompted: set[int],
+    reanchored: set[int] = frozenset(),
+    detector_conf: dict[int, float] | None = None,
 ) -> np.ndarray:
     """Area, centroid, score and flags of every known animal on one labelled frame.
 
     Animals missing from ``scores`` were not tracked on this frame (lost before the chunk began) and are
-    recorded as lost with score 0.
+    recorded as lost with score 0. ``detector_conf`` is NaN where no detection was assigned.
     """
+    detector_conf = detector_conf or {}
     records = np.zeros(len(animals), TRACK_DTYPE)
     row_index = np.arange(labels.shape[0], dtype=np.float64)
     col_index = np.arange(labels.shape[1], dtype=np.float64)
@@ -92,5 +97,7 @@ def frame_records(
             area == 0,
             bool(merged.get(animal, False)),
             animal in prompted,
+            animal in reanchored,
+            detector_conf.get(animal, np.nan),
         )
     return records

@@ -136,6 +136,13 @@ class SAM2Session:
             )
 
     @torch.inference_mode()
+    def add_box(self, frame, animal, box_xyxy):
+        with autocast_for(self.device):
+            self.predictor.add_new_points_or_box(
+                self.state, self._local(frame), int(animal), box=np.asarray(box_xyxy, np.float32)
+            )
+
+    @torch.inference_mode()
     def add_mask(self, frame, animal, mask):
         with autocast_for(self.device):
             self.predictor.add_new_mask(self.state, self._local(frame), int(animal), np.asarray(mask, bool))

@@ -24,6 +24,7 @@ from ..io.store import LabelStore
 from .backend import FramePrediction, SegmentationBackend
 from .chunks import Chunk
 from .overlaps import frame_records, resolve_overlaps
+from .seeding import ChunkSeeds, seed_chunk
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class ChunkDone:
     total_frames: int
     seconds: float
     lost_animals: tuple[int, ...]  # animals with no mask on the chunk's last frame
+    undetected: dict[int, list[int]]  # lost animal -> frames where the detector found no box for it
 
 
 @dataclass(frozen=True)
@@ -61,55 +63,80 @@ Event = RunStarted | FrameTracked | ChunkDone | RunFinished
 
 
 def track(
-    frames: FrameSource, prompts: Prompts, backend: SegmentationBackend, store: LabelStore
+    frames: FrameSource,
+    prompts: Prompts,
+    backend: SegmentationBackend,
+    store: LabelStore,
+    detectors=None,
+    reanchor_iou: float = 0.5,
 ) -> Iterator[Event]:
     """Track the prompted animals through ``frames`` into ``store``, skipping chunks it already has.
 
     The store's chunk plan decides the chunks; finished chunks must form a prefix of the plan (they
-    do when this function wrote them).
+    do when this function wrote them). ``detectors``, when given, has a generator method
+    ``for_chunk(chunk, store)`` that may yield progress events and returns the detector to seed that
+    chunk with (or None); see `seeding`.
     """
     animals = prompts.animals
     total = len(frames)
     begun = time.perf_counter()
     yield RunStarted(total, len(store.chunks), store.frames_done)
-    carry: dict[int, np.ndarray] = {}
+    last_centers = _last_centers(store.records(), animals) if store.frames_done else dict.fromkeys(animals)
     tracked = 0
     for chunk in store.chunks:
         if store.is_done(chunk.index):
             continue
+        started = time.perf_counter()
+        seeds = ChunkSeeds()
         if chunk.index > 0:
             if not store.is_done(chunk.index - 1):
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
             last = store.frame(chunk.start - 1)
+            detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
             carry = {a: last == a for a in animals}
-        started = time.perf_counter()
+            seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
         labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
         records = []
-        for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, carry, animals, store.dtype):
+        for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, seeds, animals, store.dtype):
             labels[frame - chunk.start] = frame_labels
             records.append(frame_record)
+            for row in frame_record[~frame_record["lost"]]:
+                last_centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
             tracked += 1
             yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
         store.write_chunk(chunk, labels, np.concatenate(records))
         lost = tuple(a for a in animals if not (labels[-1] == a).any())
-        yield ChunkDone(chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost)
+        yield ChunkDone(
+            chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost,
+            seeds.undetected,
+        )
     yield RunFinished(total, tracked, time.perf_counter() - begun)
 
 
-def _track_chunk(frames, prompts, backend, chunk: Chunk, carry, animals, dtype):
+def _last_centers(records: np.ndarray, animals) -> dict[int, np.ndarray | None]:
+    """Where each animal was last seen, ``(x, y)``, from the records of the finished chunks."""
+    centers = dict.fromkeys(animals)
+    for row in records[~records["lost"]]:
+        centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
+    return centers
+
+
+def _track_chunk(frames, prompts, backend, chunk: Chunk, seeds: ChunkSeeds, animals, dtype):
     """Yield ``(frame, labels, records)`` for every frame of ``chunk`` in order."""
     window_start = chunk.start - 1 if chunk.start > 0 else chunk.start
     session = backend.start_session(frames, window_start, chunk.stop)
     try:
         anchors: dict[int, int] = {}  # animal -> its first prompted frame in this session
-        for animal, mask in carry.items():
-            if mask.any():
-                session.add_mask(window_start, animal, mask)
-                anchors[animal] = window_start
+        for animal, mask in seeds.masks.items():
+            session.add_mask(window_start, animal, mask)
+            anchors[animal] = window_start
+        for animal, (frame, box) in sorted(seeds.boxes.items(), key=lambda item: item[1][0]):
+            session.add_box(frame, animal, box)
+            anchors[animal] = min(anchors.get(animal, frame), frame)
         prompted: dict[int, set[int]] = {}
         for group in prompts.groups(chunk.start, chunk.stop):
             session.add_points(group.frame, group.animal, group.points_yx, group.positive)
-            anchors.setdefault(group.animal, group.frame)
+            anchors[group.animal] = min(anchors.get(group.animal, group.frame), group.frame)
             prompted.setdefault(group.frame, set()).add(group.animal)
 
         # Animals first prompted after the chunk's first frame are filled backward from their prompt.
@@ -131,7 +158,7 @@ def _track_chunk(frames, prompts, backend, chunk: Chunk, carry, animals, dtype):
                 while prediction.frame < frame:  # the carried frame, which belongs to the last chunk
                     prediction = next(forward)
                 parts.append(_select(prediction, [a for a in anchors if anchors[a] <= frame]))
-            yield (frame,) + _label_frame(frame, parts, animals, dtype, prompted.get(frame, set()), frames)
+            yield (frame,) + _label_frame(frame, parts, animals, dtype, prompted.get(frame, set()), frames, seeds)
     finally:
         session.close()
 
@@ -147,7 +174,7 @@ def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePred
     )
 
 
-def _label_frame(frame, parts, animals, dtype, prompted, frames):
+def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
     ids = tuple(a for p in parts for a in p.animal_ids)
     if parts:
         logits = np.concatenate([p.logits.astype(np.float32, copy=False) for p in parts])
@@ -163,5 +190,7 @@ def _label_frame(frame, parts, animals, dtype, prompted, frames):
         scores=dict(zip(ids, scores.tolist())),
         merged=dict(zip(ids, merged.tolist())),
         prompted=prompted,
+        reanchored={a for f, a in seeds.reanchored if f == frame},
+        detector_conf={a: c for (f, a), c in seeds.detector_conf.items() if f == frame},
     )
     return labels, records

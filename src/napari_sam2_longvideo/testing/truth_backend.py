@@ -76,6 +76,18 @@ class TruthSession:
         best = int(np.argmax(votes))
         self.binding[animal] = best + 1 if votes[best] > 0 else None
 
+    def add_box(self, frame, animal, box_xyxy):
+        self.prompt_log.append(("box", frame, animal))
+        from ..engine.assignment import box_iou, mask_box
+
+        candidates = []
+        for k in range(1, self.backend.clip.num_animals + 1):
+            visible = mask_box(self._visible(frame, k))
+            if visible is not None:
+                candidates.append((box_iou(visible, box_xyxy)[0, 0], k))
+        iou, ellipse = max(candidates, default=(0.0, None))
+        self.binding[animal] = ellipse if iou > 0 else None
+
     def add_mask(self, frame, animal, mask):
         self.prompt_log.append(("mask", frame, animal))
         overlaps = [
