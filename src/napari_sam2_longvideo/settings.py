@@ -45,6 +45,22 @@ class TrackSettings:
         Track only the first ``max_frames`` frames (to try settings on the start of a long video).
     seed : int
         Seed for random weights.
+    detector : str or None
+        An ultralytics YOLO model file; at each chunk start it re-anchors drifting animals and finds
+        lost ones (identities by a global assignment, never by confidence order).
+    detector_conf : float
+        Detections below this confidence are ignored.
+    detector_classes : list of int or None
+        Keep only these detector classes.
+    detector_imgsz : int
+        Side of the image the detector sees (and is trained at).
+    train_detector : bool
+        Train a detector on the first ``train_frames`` frames' own masks, save it as ``detector.pt`` in
+        the output folder, and use it for the rest of the video.
+    train_frames, detector_epochs, detector_patience : int
+        Training frames, epochs, and epochs without improvement before training stops.
+    reanchor_iou : float
+        An animal whose mask overlaps its assigned detection less than this is prompted with the box.
     """
 
     backend: str = "sam2"
@@ -58,6 +74,15 @@ class TrackSettings:
     prune_window: int = MIN_PRUNE_WINDOW
     max_frames: int | None = None
     seed: int = 0
+    detector: str | None = None
+    detector_conf: float = 0.5
+    detector_classes: list[int] | None = None
+    detector_imgsz: int = 640
+    train_detector: bool = False
+    train_frames: int = 100
+    detector_epochs: int = 30
+    detector_patience: int = 10
+    reanchor_iou: float = 0.5
 
     def validate(self) -> TrackSettings:
         """Raise `UserInputError` naming the first bad setting; return self when all are good."""
@@ -87,6 +112,17 @@ class TrackSettings:
             )
         if self.max_frames is not None and self.max_frames < 1:
             raise UserInputError(f"--max-frames {self.max_frames} must be at least 1.")
+        if self.detector and self.train_detector:
+            raise UserInputError("Give either --detector or --train-detector, not both.")
+        if not 0 < self.detector_conf < 1:
+            raise UserInputError(f"--detector-conf {self.detector_conf} must be between 0 and 1.")
+        if not 0 <= self.reanchor_iou <= 1:
+            raise UserInputError(f"--reanchor-iou {self.reanchor_iou} must be between 0 and 1.")
+        if self.train_frames < 5 or self.detector_epochs < 1 or self.detector_imgsz < 32:
+            raise UserInputError(
+                "--train-frames needs at least 5 frames, --detector-epochs at least 1 and "
+                "--detector-imgsz at least 32."
+            )
         if self.checkpoint and self.random_weights:
             raise UserInputError("Give either --checkpoint or --random-weights, not both.")
         return self

@@ -21,6 +21,7 @@ from ..io.store import LabelStore
 from ..settings import TrackSettings
 from .backend import SegmentationBackend
 from .chunks import chunk_plan
+from .detector_schedule import DetectorSchedule
 from .overlaps import label_dtype
 from .tracker import ChunkDone, track
 
@@ -81,6 +82,7 @@ def run_tracking(
         store = LabelStore.open(folder.store_path)
     else:
         store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
+    earlier = folder.read_metadata() if resuming else None
     metadata = {
         "status": "running",
         "video": frames.fingerprint(),
@@ -95,11 +97,17 @@ def run_tracking(
         "chunks_done": len(store.done_chunks),
     }
     folder.write_metadata(metadata)
+    detectors = None
+    if settings.detector or settings.train_detector:
+        detectors = DetectorSchedule(settings, folder.path, frames, prompts.animals, _device_of(backend, settings))
+    undetected = metadata["frames_without_detection"] = dict((earlier or {}).get("frames_without_detection", {}))
     finished = False
     try:
-        for event in track(frames, prompts, backend, store):
+        for event in track(frames, prompts, backend, store, detectors, settings.reanchor_iou):
             if isinstance(event, ChunkDone):
                 metadata["chunks_done"] = len(store.done_chunks)
+                for animal, missed in event.undetected.items():
+                    undetected.setdefault(str(animal), []).extend(missed)
                 folder.write_metadata(metadata)
             yield event
         write_labels_tiff(store, folder.labels_path)
@@ -113,3 +121,13 @@ def run_tracking(
         metadata["chunks_done"] = len(store.done_chunks)
         folder.write_metadata(metadata)
     yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
+
+
+def _device_of(backend, settings: TrackSettings):
+    """Run the detector where the backend runs."""
+    device = getattr(backend, "device", None)
+    if device is not None:
+        return device
+    from .sam2_model import pick_device
+
+    return pick_device(settings.device)

@@ -29,13 +29,23 @@ class TruthBackend:
         ``{ellipse: (first_frame, stop_frame)}`` (ellipse numbered from 1): the backend returns an empty
         mask for that ellipse on those frames, whatever the prompts, as SAM2 does when it loses an
         animal behind an obstacle.
+    forget : dict, optional
+        ``{ellipse: frame}``: from that frame on, an animal bound to the ellipse by a prompt on an
+        earlier frame gets an empty mask, as when SAM2's memory loses track of an animal. A new prompt on
+        a later frame (a user's click, a detector's box) binds it again for good.
     """
 
     name = "truth"
 
-    def __init__(self, clip: SyntheticClip, lose: dict[int, tuple[int, int]] | None = None):
+    def __init__(
+        self,
+        clip: SyntheticClip,
+        lose: dict[int, tuple[int, int]] | None = None,
+        forget: dict[int, int] | None = None,
+    ):
         self.clip = clip
         self.lose = dict(lose or {})
+        self.forget = dict(forget or {})
         self.sessions: list[TruthSession] = []
 
     def start_session(self, frames, start: int, stop: int) -> TruthSession:
@@ -58,6 +68,7 @@ class TruthSession:
         self.backend = backend
         self.start, self.stop = start, stop
         self.binding: dict[int, int | None] = {}
+        self.bound_at: dict[int, int] = {}  # animal -> frame of the prompt that bound it
         self.prompt_log: list[tuple[str, int, int]] = []
         self.propagations: list[tuple[int, bool]] = []
 
@@ -66,8 +77,13 @@ class TruthSession:
             return np.zeros(self.backend.clip.truth.shape[1:], bool)
         return self.backend.clip.truth[frame] == ellipse
 
+    def _forgotten(self, animal: int, frame: int) -> bool:
+        since = self.backend.forget.get(self.binding[animal])
+        return since is not None and self.bound_at[animal] < since <= frame
+
     def add_points(self, frame, animal, points_yx, positive):
         self.prompt_log.append(("points", frame, animal))
+        self.bound_at[animal] = frame
         full = self.backend.clip.full_masks[frame]
         votes = np.zeros(full.shape[0], int)
         for (y, x), is_positive in zip(np.asarray(points_yx), np.asarray(positive)):
@@ -78,6 +94,7 @@ class TruthSession:
 
     def add_box(self, frame, animal, box_xyxy):
         self.prompt_log.append(("box", frame, animal))
+        self.bound_at[animal] = frame
         from ..engine.assignment import box_iou, mask_box
 
         candidates = []
@@ -90,6 +107,7 @@ class TruthSession:
 
     def add_mask(self, frame, animal, mask):
         self.prompt_log.append(("mask", frame, animal))
+        self.bound_at[animal] = frame
         overlaps = [
             (np.logical_and(mask, self._visible(frame, k)).sum(), k)
             for k in range(1, self.backend.clip.num_animals + 1)
@@ -107,7 +125,7 @@ class TruthSession:
             scores = np.zeros(len(animals), np.float32)
             for i, animal in enumerate(animals):
                 ellipse = self.binding[animal]
-                if ellipse is None or self.backend.is_lost(ellipse, frame):
+                if ellipse is None or self.backend.is_lost(ellipse, frame) or self._forgotten(animal, frame):
                     continue
                 logits[i][clip.full_masks[frame, ellipse - 1]] = HIDDEN
                 logits[i][clip.truth[frame] == ellipse] = INSIDE
@@ -116,3 +134,47 @@ class TruthSession:
 
     def close(self):
         self.binding.clear()
+
+
+class TruthDetector:
+    """A detector that sees the clip's visible ellipses, listed in a shuffled order.
+
+    Parameters
+    ----------
+    clip : SyntheticClip
+        The generated video.
+    miss : dict, optional
+        ``{ellipse: (first_frame, stop_frame)}`` where the detector does not see that ellipse.
+    extra_box : tuple, optional
+        A box ``(x0, y0, x1, y1)`` reported on every frame though no animal is there.
+    seed : int
+        Seed of the shuffling.
+    """
+
+    def __init__(self, clip: SyntheticClip, miss=None, extra_box=None, seed: int = 0):
+        self.clip, self.miss, self.extra_box = clip, dict(miss or {}), extra_box
+        self.rng = np.random.default_rng(seed)
+        self.frames_seen: list[int] = []
+
+    def detect(self, image: np.ndarray):
+        from ..engine.assignment import mask_box
+        from ..engine.detector import Detections
+
+        frame = self._frame_of(image)
+        self.frames_seen.append(frame)
+        boxes = []
+        for ellipse in range(1, self.clip.num_animals + 1):
+            window = self.miss.get(ellipse)
+            box = mask_box(self.clip.truth[frame] == ellipse)
+            if box is not None and not (window and window[0] <= frame < window[1]):
+                boxes.append(box)
+        if self.extra_box is not None:
+            boxes.append(np.asarray(self.extra_box, float))
+        order = self.rng.permutation(len(boxes))
+        confidences = np.linspace(0.95, 0.6, len(boxes))  # confidence says nothing of identity
+        return Detections(np.array([boxes[i] for i in order]).reshape(-1, 4), confidences)
+
+    def _frame_of(self, image: np.ndarray) -> int:
+        """Which frame of the clip this image is (the frames are all different)."""
+        differences = np.abs(self.clip.frames.astype(np.int16) - image.astype(np.int16)).sum(axis=(1, 2, 3))
+        return int(np.argmin(differences))
