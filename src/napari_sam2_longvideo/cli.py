@@ -68,8 +68,28 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-frames", type=int, help="track only the first N frames")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of --random-weights")
+    _add_detector_options(parser.add_argument_group("detector (re-anchors drifting animals, finds lost ones)"))
     parser.add_argument("--overwrite", action="store_true", help="start over, discarding a run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_detector_options(group) -> None:
+    defaults = TrackSettings()
+    group.add_argument("--detector", help="an ultralytics YOLO model file (.pt) that finds the animals")
+    group.add_argument("--detector-conf", type=float, default=defaults.detector_conf, help="minimum confidence")
+    group.add_argument("--detector-classes", type=int, nargs="+", help="keep only these class ids")
+    group.add_argument("--detector-imgsz", type=int, default=defaults.detector_imgsz, help="detector image size")
+    group.add_argument(
+        "--train-detector", action="store_true",
+        help="train a detector on the first --train-frames frames' masks; saved as detector.pt in --out",
+    )
+    group.add_argument("--train-frames", type=int, default=defaults.train_frames)
+    group.add_argument("--detector-epochs", type=int, default=defaults.detector_epochs)
+    group.add_argument("--detector-patience", type=int, default=defaults.detector_patience)
+    group.add_argument(
+        "--reanchor-iou", type=float, default=defaults.reanchor_iou,
+        help="re-prompt an animal with its detection when its mask overlaps the box less than this",
+    )
 
 
 def settings_from_args(args) -> TrackSettings:
@@ -84,6 +104,15 @@ def settings_from_args(args) -> TrackSettings:
         prune_window=args.prune_window,
         max_frames=args.max_frames,
         seed=args.seed,
+        detector=args.detector,
+        detector_conf=args.detector_conf,
+        detector_classes=args.detector_classes,
+        detector_imgsz=args.detector_imgsz,
+        train_detector=args.train_detector,
+        train_frames=args.train_frames,
+        detector_epochs=args.detector_epochs,
+        detector_patience=args.detector_patience,
+        reanchor_iou=args.reanchor_iou,
     ).validate()
 
 
@@ -112,6 +141,7 @@ class StopAfterChunk:
 
 def run_track(video, prompts_path, args) -> int:
     from .engine.run import ResultsWritten, run_tracking
+    from .engine.detector_training import DetectorTraining
     from .engine.tracker import ChunkDone, FrameTracked, RunStarted
     from .io.prompts import Prompts
     from .progress import ProgressBar
@@ -128,6 +158,8 @@ def run_track(video, prompts_path, args) -> int:
                 bar.start(event)
             elif isinstance(event, FrameTracked):
                 bar.frame(event)
+            elif isinstance(event, DetectorTraining):
+                bar.training(event)
             elif isinstance(event, ChunkDone):
                 bar.chunk(event)
                 if stop.requested and event.frames_done < event.total_frames:

@@ -60,6 +60,10 @@ class ProgressBar:
                     "lost by its last frame"
                 )
 
+    def training(self, event) -> None:
+        if self._bar is not None:
+            self._bar.set_description(f"training detector, epoch {event.epoch}/{event.epochs}")
+
     def close(self) -> None:
         for bar in (self._bar, self._download):
             if bar is not None:

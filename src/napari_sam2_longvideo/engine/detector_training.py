@@ -124,7 +124,7 @@ def train_detector(
         if stop.is_set():
             raise TrainingCancelled()
 
-    model.add_callback("on_fit_epoch_end", on_epoch_end)
+    model.add_callback("on_train_epoch_end", on_epoch_end)
     model.add_callback("on_train_batch_end", on_batch_end)
     outcome: dict = {}
 

@@ -128,6 +128,6 @@ def _device_of(backend, settings: TrackSettings):
     device = getattr(backend, "device", None)
     if device is not None:
         return device
-    from .sam2_model import pick_device
+    from .devices import pick_device
 
     return pick_device(settings.device)

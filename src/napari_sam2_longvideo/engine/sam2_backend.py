@@ -18,7 +18,8 @@ import torch
 from ..io.frames import FrameSource
 from ..settings import TrackSettings
 from .backend import FramePrediction
-from .sam2_model import autocast_for, build_predictor
+from .devices import autocast_for
+from .sam2_model import build_predictor
 
 IMAGE_MEAN = (0.485, 0.456, 0.406)  # SAM2's load_video_frames defaults (ImageNet statistics)
 IMAGE_STD = (0.229, 0.224, 0.225)
