@@ -237,3 +237,21 @@ def test_help_says_random_weights_are_for_tests_only():
     )
     assert done.returncode == 0
     assert "FOR TESTS AND BENCHMARKS ONLY" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")
+def test_train_detector_on_the_first_200_frames_of_the_real_clip(tmp_path):
+    prompts = tmp_path / "clicks.csv"
+    write_prompts(prompts, [(0, 60, 185, 1, True), (0, 250, 275, 2, True)])
+    out = tmp_path / "run"
+    code, _, stderr = cli(
+        "track", REAL_CLIP, "--prompts", prompts, "--out", out, "--max-frames", "200", "--chunk-size", "50",
+        "--train-detector", "--train-frames", "50", "--detector-epochs", "1", "--detector-imgsz", "320", *FAST,
+    )
+    assert code == 0, stderr
+    assert (out / "detector.pt").stat().st_size > 1_000_000
+    assert (out / "detector_metrics.csv").exists()
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["settings"]["train_detector"]
+    assert tifffile.imread(out / "labels.tif").shape == (200, 360, 640)
