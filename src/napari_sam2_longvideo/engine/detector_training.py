@@ -7,6 +7,7 @@ business, never the detector's.
 
 from __future__ import annotations
 
+import logging
 import queue
 import shutil
 import threading
@@ -129,6 +130,11 @@ def train_detector(
     outcome: dict = {}
 
     def work():
+        from ultralytics.utils import LOGGER
+
+        # ultralytics prints every layer and batch; our progress events replace that
+        level = LOGGER.level
+        LOGGER.setLevel(logging.WARNING)
         try:
             model.train(
                 data=str(data), epochs=epochs, patience=patience, imgsz=size, device=yolo_device(device),
@@ -138,6 +144,7 @@ def train_detector(
         except BaseException as error:  # noqa: BLE001 - handed to the generator's thread
             outcome["error"] = error
         finally:
+            LOGGER.setLevel(level)
             events.put(None)
 
     thread = threading.Thread(target=work, name="detector-training", daemon=True)
