@@ -46,7 +46,8 @@ class ModelFrames:
             raise IndexError(index)
         if self._last is not None and self._last[0] == index:
             return self._last[1]
-        rgb = torch.from_numpy(self.frames.read(self.start + index)).permute(2, 0, 1)
+        frame = np.require(self.frames.read(self.start + index), requirements=["W"])  # torch wants writable
+        rgb = torch.from_numpy(frame).permute(2, 0, 1)
         # bilinear with antialiasing, as PIL's resize that SAM2's own loader uses
         resized = torch.nn.functional.interpolate(
             rgb[None].float(), size=(self.image_size, self.image_size), mode="bilinear",

@@ -43,7 +43,7 @@ class RGBConversion:
         if colour.dtype == bool:
             colour = colour.astype(np.uint8) * np.uint8(255)
         if self.rescales:
-            span = max(self.high - self.low, np.finfo(np.float32).tiny)
+            span = max(self.high - self.low, 1e-12)  # constant frames: avoid 255 / 0
             scaled = (colour.astype(np.float32) - np.float32(self.low)) * np.float32(255.0 / span)
             colour = np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).round().astype(np.uint8)
         elif colour.dtype != np.uint8:
