@@ -70,7 +70,7 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     assert len(rows) == 24 * 2
     assert list(rows[0]) == [
         "frame", "animal", "area", "centroid_y", "centroid_x", "score", "lost", "merged", "prompted",
-        "reanchored", "detector_conf",
+        "reanchored", "detector_conf", "jumped",
     ]
     assert {r["animal"] for r in rows} == {"1", "2"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import UserInputError
-from .settings import DEVICES, MODEL_SIZES, SAM_VERSIONS, TrackSettings
+from .settings import BACKENDS, DEVICES, MODEL_SIZES, SAM_VERSIONS, TrackSettings
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrackSettings()
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=None,
+        help="sam2 (default), or contrast: no weights, for dark animals on a light floor or light on dark",
+    )
     parser.add_argument("--model", default=defaults.model, choices=MODEL_SIZES, help="SAM2 model size")
     parser.add_argument("--sam-version", default=defaults.sam_version, choices=SAM_VERSIONS)
     parser.add_argument(
@@ -68,6 +72,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-frames", type=int, help="track only the first N frames")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of --random-weights")
+    contrast = parser.add_argument_group("contrast backend")
+    contrast.add_argument("--arena", help="mask image (non-zero inside) or polygon 'y,x;y,x;...'")
+    contrast.add_argument("--threshold", type=float, help="grey levels an animal differs from the floor by")
+    contrast.add_argument("--min-area", type=int, help="smaller blobs are not animals (pixels)")
     _add_detector_options(parser.add_argument_group("detector (re-anchors drifting animals, finds lost ones)"))
     parser.add_argument("--overwrite", action="store_true", help="start over, discarding a run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,6 +102,10 @@ def _add_detector_options(group) -> None:
 
 def settings_from_args(args) -> TrackSettings:
     return TrackSettings(
+        backend=args.backend or "sam2",
+        arena=args.arena,
+        threshold=args.threshold,
+        min_area=args.min_area,
         model=args.model,
         sam_version=args.sam_version,
         checkpoint=args.checkpoint,
@@ -177,6 +189,24 @@ def run_track(video, prompts_path, args) -> int:
     return 0
 
 
+def sample_backend(args) -> str:
+    """SAM2 when its weights can be had; else the contrast backend, which the sample's arena suits."""
+    if args.random_weights:
+        return "sam2"
+    from .engine.checkpoints import model_spec, resolve_checkpoint
+
+    try:
+        resolve_checkpoint(model_spec(args.model, args.sam_version), args.checkpoint)
+        return "sam2"
+    except UserInputError as error:
+        print(
+            f"SAM2 weights are not available ({error})\nTracking the sample with the weight-free contrast "
+            "backend instead (dark mice on a light floor suit it); give --checkpoint PATH to use SAM2.",
+            file=sys.stderr,
+        )
+        return "contrast"
+
+
 def main(argv=None) -> int:
     # sam2 draws a tqdm bar per chunk; ours replaces it (ours is created with disable=False explicitly).
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -186,6 +216,8 @@ def main(argv=None) -> int:
             from .sample import sample_paths
 
             video, prompts = sample_paths()
+            if args.backend is None:
+                args.backend = sample_backend(args)
             return run_track(video, prompts, args)
         return run_track(args.video, args.prompts, args)
     except UserInputError as error:

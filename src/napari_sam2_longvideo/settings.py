@@ -10,7 +10,7 @@ from .errors import UserInputError
 MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 SAM_VERSIONS = ("2.1", "2.0")
 DEVICES = ("auto", "cuda", "mps", "cpu")
-BACKENDS = ("sam2",)
+BACKENDS = ("sam2", "contrast")
 
 # SAM2 reads object pointers from up to 16 frames back (max_obj_ptrs_in_encoder), so pruning
 # any closer would change its results.
@@ -24,7 +24,8 @@ class TrackSettings:
     Parameters
     ----------
     backend : str
-        Segmentation backend; ``"sam2"``.
+        ``"sam2"``, or ``"contrast"`` (no weights: background difference, for dark animals on a light
+        floor or light on dark).
     model : str
         SAM2 model size: ``tiny``, ``small``, ``base_plus`` or ``large``.
     sam_version : str
@@ -61,6 +62,12 @@ class TrackSettings:
         Training frames, epochs, and epochs without improvement before training stops.
     reanchor_iou : float
         An animal whose mask overlaps its assigned detection less than this is prompted with the box.
+    arena : str or None
+        Contrast backend: a mask image (non-zero inside) or a polygon ``"y,x;y,x;..."``; outside is ignored.
+    threshold : float or None
+        Contrast backend: grey levels an animal differs from the floor by; None picks one (Otsu).
+    min_area : int or None
+        Contrast backend: smaller blobs are not animals; None takes a fifth of the first prompted animal.
     """
 
     backend: str = "sam2"
@@ -83,6 +90,9 @@ class TrackSettings:
     detector_epochs: int = 30
     detector_patience: int = 10
     reanchor_iou: float = 0.5
+    arena: str | None = None
+    threshold: float | None = None
+    min_area: int | None = None
 
     def validate(self) -> TrackSettings:
         """Raise `UserInputError` naming the first bad setting; return self when all are good."""
@@ -123,6 +133,10 @@ class TrackSettings:
                 "--train-frames needs at least 5 frames, --detector-epochs at least 1 and "
                 "--detector-imgsz at least 32."
             )
+        if self.threshold is not None and not 0 < self.threshold < 255:
+            raise UserInputError(f"--threshold {self.threshold} must be between 0 and 255 grey levels.")
+        if self.min_area is not None and self.min_area < 1:
+            raise UserInputError(f"--min-area {self.min_area} must be at least 1 pixel.")
         if self.checkpoint and self.random_weights:
             raise UserInputError("Give either --checkpoint or --random-weights, not both.")
         return self

@@ -23,6 +23,7 @@ TRACK_DTYPE = np.dtype(
         ("prompted", bool),
         ("reanchored", bool),
         ("detector_conf", np.float32),
+        ("jumped", bool),
     ]
 )
 
@@ -49,18 +50,19 @@ def resolve_overlaps(
     merged = np.zeros(n, bool)
     if n == 0:
         return np.zeros((height, width), dtype), merged
+    lookup = np.concatenate([[0], np.asarray(animal_ids)]).astype(dtype)
+    if n == 1:
+        return np.where(logits[0] > 0, lookup[1], 0).astype(dtype), merged
     winner = np.argmax(logits, axis=0)
-    claimed = np.take_along_axis(logits, winner[None], axis=0)[0] > 0
-    lookup = np.asarray(animal_ids, dtype=dtype)
-    labels = np.where(claimed, lookup[winner], 0).astype(dtype, copy=False)
-    if n > 1:
-        own = logits > 0
-        areas = own.reshape(n, -1).sum(axis=1)
-        for i in range(n):
-            for j in range(i + 1, n):
-                smaller = min(areas[i], areas[j])
-                if smaller and np.logical_and(own[i], own[j]).sum() > MERGE_OVERLAP * smaller:
-                    merged[i] = merged[j] = True
+    claimed = logits.max(axis=0) > 0
+    labels = lookup[np.where(claimed, winner + 1, 0)]
+    own = logits > 0
+    areas = np.count_nonzero(own.reshape(n, -1), axis=1)
+    for i in range(n):
+        for j in range(i + 1, n):
+            smaller = min(areas[i], areas[j])
+            if smaller and np.count_nonzero(own[i] & own[j]) > MERGE_OVERLAP * smaller:
+                merged[i] = merged[j] = True
     return labels, merged
 
 
@@ -99,5 +101,21 @@ def frame_records(
             animal in prompted,
             animal in reanchored,
             detector_conf.get(animal, np.nan),
+            False,
         )
     return records
+
+
+def flag_jumps(records: np.ndarray, before: np.ndarray | None) -> None:
+    """Flag ``jumped`` where an animal's centre moved more than its own length since the frame before.
+
+    Its length is taken as twice the square root of its area (an ellipse three times as long as wide).
+    A jump is a mask that leapt to another animal or object, or a fast animal at a low frame rate:
+    either way worth a look. ``before`` holds the previous frame's records (same animal order).
+    """
+    if before is None:
+        return
+    seen = ~records["lost"] & ~before["lost"]
+    step = np.hypot(records["centroid_y"] - before["centroid_y"], records["centroid_x"] - before["centroid_x"])
+    length = 2 * np.sqrt(np.maximum(records["area"], before["area"]))
+    records["jumped"] = seen & (step > length)

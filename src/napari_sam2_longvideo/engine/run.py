@@ -33,8 +33,12 @@ class ResultsWritten:
     metadata: Path
 
 
-def make_backend(settings: TrackSettings, download_progress=None) -> SegmentationBackend:
-    """The backend the settings name."""
+def make_backend(settings: TrackSettings, frames=None, folder=None, download_progress=None) -> SegmentationBackend:
+    """The backend the settings name; the contrast backend keeps its background in ``folder``."""
+    if settings.backend == "contrast":
+        from .contrast import ContrastBackend
+
+        return ContrastBackend(settings, frames, folder)
     from .sam2_backend import SAM2Backend  # torch and sam2 load only when a run needs them
 
     return SAM2Backend(settings, download_progress=download_progress)
@@ -75,7 +79,7 @@ def run_tracking(
     folder, resuming = RunFolder.prepare(
         out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
     )
-    backend = backend or make_backend(settings, download_progress)
+    backend = backend or make_backend(settings, frames, folder.path, download_progress)
     plan = chunk_plan(len(frames), settings.chunk_size)
     shape = (len(frames), frames.height, frames.width)
     if resuming:

@@ -23,7 +23,7 @@ from ..io.prompts import Prompts
 from ..io.store import LabelStore
 from .backend import FramePrediction, SegmentationBackend
 from .chunks import Chunk
-from .overlaps import frame_records, resolve_overlaps
+from .overlaps import flag_jumps, frame_records, resolve_overlaps
 from .seeding import ChunkSeeds, seed_chunk
 
 
@@ -97,8 +97,10 @@ def track(
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
         labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
         records = []
+        before = _last_records(store, chunk)
         for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, seeds, animals, store.dtype):
             labels[frame - chunk.start] = frame_labels
+            flag_jumps(frame_record, records[-1] if records else before)
             records.append(frame_record)
             for row in frame_record[~frame_record["lost"]]:
                 last_centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
@@ -111,6 +113,14 @@ def track(
             seeds.undetected,
         )
     yield RunFinished(total, tracked, time.perf_counter() - begun)
+
+
+def _last_records(store: LabelStore, chunk: Chunk) -> np.ndarray | None:
+    """The records of the frame before ``chunk``, so a jump across the boundary is seen too."""
+    if chunk.index == 0:
+        return None
+    records = store.read_chunk(chunk.index - 1)[1]
+    return records[records["frame"] == chunk.start - 1]
 
 
 def _last_centers(records: np.ndarray, animals) -> dict[int, np.ndarray | None]:

@@ -17,7 +17,9 @@ RUN_FILE = "run.json"
 STORE_DIR = "store"
 LABELS_FILE = "labels.tif"
 TRACKS_FILE = "tracks.csv"
-OUR_FILES = (RUN_FILE, LABELS_FILE, TRACKS_FILE)
+# everything a run writes here, so that starting over leaves nothing of the old run to be reused
+OUR_FILES = (RUN_FILE, LABELS_FILE, TRACKS_FILE, "background.npy", "detector.pt", "detector_metrics.csv")
+OUR_FOLDERS = (STORE_DIR, "detector_data", "detector_training")
 VERSIONED_PACKAGES = ("napari-sam2-longvideo", "sam2", "torch", "torchvision", "numpy", "av", "tifffile")
 
 
@@ -57,8 +59,7 @@ class RunFolder:
             folder.clear()
             earlier = None
         if earlier is None:
-            if folder.store_path.exists():
-                shutil.rmtree(folder.store_path)
+            folder.clear()
             return folder, False
         differences = _differences(earlier, video, prompts, settings)
         if differences:
@@ -99,8 +100,9 @@ class RunFolder:
         """Remove what this plugin wrote here, and nothing else."""
         for name in OUR_FILES:
             (self.path / name).unlink(missing_ok=True)
-        if self.store_path.exists():
-            shutil.rmtree(self.store_path)
+        for name in OUR_FOLDERS:
+            if (self.path / name).exists():
+                shutil.rmtree(self.path / name)
 
 
 def _differences(earlier: dict, video: dict, prompts: str, settings: TrackSettings) -> list[str]:

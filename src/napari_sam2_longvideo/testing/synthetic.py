@@ -67,7 +67,8 @@ def crossing_ellipses(
     floor_level, animal_level = (200, 40) if dark_on_light else (40, 200)
     floor = rng.normal(floor_level, 12, size=(height, width)).clip(0, 255)
     axes = (max(6.0, width * 0.11), max(4.0, height * 0.08))
-    rows = np.linspace(height * 0.45, height * 0.55, num_animals)
+    spread = 0.05 * height * (num_animals - 1)  # neighbours 10% of the height apart: they overlap when level
+    rows = np.linspace(height / 2 - spread, height / 2 + spread, num_animals)
     left, right = width * 0.18, width * 0.82
 
     frames = np.empty((num_frames, height, width, 3), np.uint8)
