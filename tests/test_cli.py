@@ -255,3 +255,29 @@ def test_train_detector_on_the_first_200_frames_of_the_real_clip(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished" and run["settings"]["train_detector"]
     assert tifffile.imread(out / "labels.tif").shape == (200, 360, 640)
+
+
+def test_the_readme_sample_command_falls_back_to_the_contrast_backend_offline(tmp_path):
+    """README's first command on a machine that cannot download SAM2's weights."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    env = {**os.environ, "SAM2_LONGVIDEO_CACHE": str(tmp_path / "empty-cache"),
+           "SAM2_LONGVIDEO_BASE_URL": f"http://127.0.0.1:{closed}"}
+    out = tmp_path / "sample"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("sam2-longvideo")), "sample", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SAM2 weights are not available" in done.stderr and "--checkpoint PATH" in done.stderr
+    assert "contrast backend" in done.stderr
+    assert tifffile.imread(out / "labels.tif").shape == (60, 360, 640)
+    with open(out / "tracks.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 120
+    visible = [r for r in rows if r["lost"] == "0"]
+    assert len(visible) >= 100 and {r["animal"] for r in visible} == {"1", "2"}
+    assert json.loads((out / "run.json").read_text())["settings"]["backend"] == "contrast"
