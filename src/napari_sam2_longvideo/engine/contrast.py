@@ -180,7 +180,7 @@ class ContrastSession:
         free_blobs = [int(b) for b in big if int(b) not in claims]
         if not stray_animals or not free_blobs:
             return
-        last = np.array([np.argwhere(previous[a]).mean(axis=0)[::-1] for a in stray_animals])
+        last = np.array([_centre(previous[a])[::-1] for a in stray_animals])
         distance = np.linalg.norm(last[:, None, :] - centroids[free_blobs][None, :, :], axis=2)
         for row, col in zip(*linear_sum_assignment(distance)):
             claims[free_blobs[col]] = [stray_animals[row]]
@@ -250,7 +250,7 @@ def split_blob(region: np.ndarray, predicted_masks: list[np.ndarray]) -> np.ndar
     cost = np.empty((len(predicted_masks), len(rows)), np.float32)
     for i, mask in enumerate(predicted_masks):
         outside = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-        centre = np.argwhere(mask).mean(axis=0) if mask.any() else np.array([rows.mean(), cols.mean()])
+        centre = _centre(mask) if mask.any() else np.array([rows.mean(), cols.mean()])
         cost[i] = outside[rows, cols] + 0.01 * np.hypot(rows - centre[0], cols - centre[1])
     split = np.zeros(region.shape, np.int32)
     split[rows, cols] = np.argmin(cost, axis=0) + 1
@@ -301,7 +301,11 @@ class Motion:
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
-    return np.argwhere(mask).mean(axis=0) if mask.any() else np.zeros(2)
+    """``(y, x)`` of the mask's centre of mass."""
+    moments = cv2.moments(mask.view(np.uint8), binaryImage=True)
+    if not moments["m00"]:
+        return np.zeros(2)
+    return np.array([moments["m01"] / moments["m00"], moments["m10"] / moments["m00"]])
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
