@@ -184,3 +184,16 @@ def test_stopping_keeps_finished_chunks_and_resuming_equals_an_uninterrupted_run
     assert [s.start for s in backend.sessions] == [19, 29]
     np.testing.assert_array_equal(reopened[:], whole[:])
     assert reopened.records().tobytes() == whole.records().tobytes()  # NaN-safe, bit for bit
+
+
+def test_blank_frames_at_the_end_of_a_chunk_do_not_lose_the_animals(tmp_path, clip):
+    """Both ellipses vanish on frames 8 and 9 (a black frame, say): chunk 10-19 starts from frame 7."""
+    backend = TruthBackend(clip, lose={1: (8, 10), 2: (8, 10)})
+    prompts = user_prompts(clip)
+    store = new_store(tmp_path, clip, prompts, 10)
+    run_all(open_frames(clip.frames), prompts, backend, store)
+    expected = expected_labels(clip)
+    expected[8:10] = 0
+    np.testing.assert_array_equal(store[:], expected)
+    assert sorted(backend.sessions[1].prompt_log) == [("mask", 7, 3), ("mask", 7, 7)]
+    assert (backend.sessions[1].start, backend.sessions[1].stop) == (7, 20)

@@ -26,10 +26,11 @@ from .detector import Detector
 class ChunkSeeds:
     """Prompts for one chunk, beyond the user's own.
 
-    ``masks`` go on the frame before the chunk (the carried frame); ``boxes`` map an animal to
-    ``(frame, box)``.
+    ``masks`` go on ``mask_frame``, the frame they were carried from (the one before the chunk, or an
+    earlier one when the chunk was preceded by blank frames); ``boxes`` map an animal to ``(frame, box)``.
     """
 
+    mask_frame: int | None = None
     masks: dict[int, np.ndarray] = field(default_factory=dict)
     boxes: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
     detector_conf: dict[tuple[int, int], float] = field(default_factory=dict)  # (frame, animal) -> conf

@@ -61,6 +61,9 @@ class RunFinished:
 
 Event = RunStarted | FrameTracked | ChunkDone | RunFinished
 
+# The most trailing blank frames (no animal seen) that carrying looks back over.
+MAX_BLANK_FRAMES = 15
+
 
 def track(
     frames: FrameSource,
@@ -91,10 +94,11 @@ def track(
         if chunk.index > 0:
             if not store.is_done(chunk.index - 1):
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
-            last = store.frame(chunk.start - 1)
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
-            carry = {a: last == a for a in animals}
+            previous = store.chunks[chunk.index - 1]
+            carried_frame, carry = carry_masks(store.read_chunk(previous.index)[0], animals, previous.start)
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
+            seeds.mask_frame = carried_frame
         labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
         records = []
         before = _last_records(store, chunk)
@@ -107,12 +111,28 @@ def track(
             tracked += 1
             yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
         store.write_chunk(chunk, labels, np.concatenate(records))
-        lost = tuple(a for a in animals if not (labels[-1] == a).any())
+        lost = tuple(a for a, mask in carry_masks(labels, animals, chunk.start)[1].items() if not mask.any())
         yield ChunkDone(
             chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost,
             seeds.undetected,
         )
     yield RunFinished(total, tracked, time.perf_counter() - begun)
+
+
+def carry_masks(labels: np.ndarray, animals, first_frame: int, max_blank: int = MAX_BLANK_FRAMES):
+    """``(frame, masks)``: each animal's mask to carry into the next chunk, and the frame it is from.
+
+    Normally the previous chunk's last frame. When that chunk ends on frames where no animal at all is
+    seen (black or white frames, a lens cap), every animal carries its mask from the last frame before
+    them: all at once, so no animal can take another's place, and none is lost for the rest of the video.
+    ``labels`` are the previous chunk's, whose first frame is ``first_frame``.
+    """
+    last = len(labels) - 1
+    while last > 0 and not labels[last].any() and len(labels) - 1 - last < max_blank:
+        last -= 1
+    if not labels[last].any():
+        last = len(labels) - 1
+    return first_frame + last, {a: labels[last] == a for a in animals}
 
 
 def _last_records(store: LabelStore, chunk: Chunk) -> np.ndarray | None:
@@ -133,7 +153,7 @@ def _last_centers(records: np.ndarray, animals) -> dict[int, np.ndarray | None]:
 
 def _track_chunk(frames, prompts, backend, chunk: Chunk, seeds: ChunkSeeds, animals, dtype):
     """Yield ``(frame, labels, records)`` for every frame of ``chunk`` in order."""
-    window_start = chunk.start - 1 if chunk.start > 0 else chunk.start
+    window_start = seeds.mask_frame if seeds.mask_frame is not None else chunk.start
     session = backend.start_session(frames, window_start, chunk.stop)
     try:
         anchors: dict[int, int] = {}  # animal -> its first prompted frame in this session

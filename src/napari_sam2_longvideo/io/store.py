@@ -73,6 +73,12 @@ class LabelStore:
         chunks = [Chunk(i, s, e) for i, (s, e) in enumerate(index["chunks"])]
         return cls(folder, index["shape"], index["dtype"], chunks, index["done"])
 
+    def reload(self) -> None:
+        """Read the list of finished chunks again (another process or thread is writing the store)."""
+        index = json.loads((self.folder / INDEX_NAME).read_text())
+        self._done = set(index["done"])
+        self._cache.clear()
+
     def _write_index(self) -> None:
         index = {
             "shape": list(self.shape),
