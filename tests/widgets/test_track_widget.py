@@ -1,5 +1,7 @@
 """The napari side, in a real viewer: the widget through the manifest, prompts, runs, cancel, resume."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tifffile
@@ -157,3 +159,20 @@ def test_readers_open_videos_lazily_and_decline_what_they_do_not_read(tmp_path):
     (data, kwargs, kind), = get_reader(str(video))(str(video))
     assert kind == "image" and data.shape == (60, 360, 640, 3) and kwargs["rgb"]
     assert not isinstance(data, np.ndarray)  # frames are decoded only when shown
+
+
+REAL_720P = Path(__file__).resolve().parents[3] / "shared" / "data" / "two-mice" / "two_mice_720p.mp4"
+
+
+@pytest.mark.skipif(not REAL_720P.exists(), reason="the shared two-mice clip is not here")
+def test_opening_a_long_video_costs_a_few_frames_of_memory_not_the_video():
+    import psutil
+
+    process = psutil.Process()
+    get_reader(str(REAL_720P))(str(REAL_720P))  # first open: library start-up costs, once per session
+    before = process.memory_info().rss
+    (data, _kwargs, _kind), = get_reader(str(REAL_720P))(str(REAL_720P))
+    grown = process.memory_info().rss - before
+    frame_bytes = 720 * 1280 * 3
+    assert data.shape == (1198, 720, 1280, 3)
+    assert grown < 8 * frame_bytes, f"{grown / frame_bytes:.1f} frames' worth"  # decoder threads' buffers
