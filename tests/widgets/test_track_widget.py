@@ -176,3 +176,18 @@ def test_opening_a_long_video_costs_a_few_frames_of_memory_not_the_video():
     frame_bytes = 720 * 1280 * 3
     assert data.shape == (1198, 720, 1280, 3)
     assert grown < 8 * frame_bytes, f"{grown / frame_bytes:.1f} frames' worth"  # decoder threads' buffers
+
+
+def test_the_widget_builds_the_same_settings_object_as_the_command_line(viewer, tmp_path):
+    from napari_sam2_longvideo.cli import build_parser, settings_from_args
+
+    widget = open_widget(viewer)
+    widget.backend.value, widget.model.value, widget.image_size.value = "sam2", "small", 512
+    widget.chunk_size.value, widget.train_detector.value, widget.train_frames.value = 50, True, 40
+    widget.detector_epochs.value, widget.detector_conf.value = 3, 0.3
+    args = build_parser().parse_args([
+        "track", "v.mp4", "--prompts", "p.csv", "--out", "o", "--model", "small", "--image-size", "512",
+        "--chunk-size", "50", "--train-detector", "--train-frames", "40", "--detector-epochs", "3",
+        "--detector-conf", "0.3",
+    ])
+    assert widget.settings() == settings_from_args(args)

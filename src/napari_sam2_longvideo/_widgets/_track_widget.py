@@ -10,7 +10,17 @@ import time
 from pathlib import Path
 
 import napari
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 
@@ -48,6 +58,9 @@ class TrackWidget(Container):
         self.detector_title = Label(value="<b>Detector</b> (re-anchors drifting and lost animals)")
         self.detector = FileEdit(label="YOLO model", mode="r", filter="*.pt", value="")
         self.train_detector = CheckBox(text="train one on the first frames")
+        self.detector_conf = FloatSpinBox(label="min. confidence", value=defaults.detector_conf, min=0.01,
+                                          max=0.99, step=0.05)
+        self.train_frames = SpinBox(label="training frames", value=defaults.train_frames, min=5, max=100_000)
         self.detector_epochs = SpinBox(label="epochs", value=defaults.detector_epochs, min=1, max=1000)
         self.random_weights = CheckBox(text="random SAM2 weights (testing only: meaningless masks)")
         self.track = PushButton(text="Track")
@@ -59,7 +72,7 @@ class TrackWidget(Container):
         self.extend([
             self.image, self.prompts, self.new_prompts, self.animal, self.negative, self.backend, self.model,
             self.checkpoint, self.image_size, self.chunk_size, self.out, self.detector_title, self.detector,
-            self.train_detector, self.detector_epochs, self.random_weights, self.track, self.cancel,
+            self.detector_conf, self.train_detector, self.train_frames, self.detector_epochs, self.random_weights, self.track, self.cancel,
             self.progress, self.status, self.export_path, self.export,
         ])
         self.new_prompts.changed.connect(self.make_prompts_layer)
@@ -108,7 +121,8 @@ class TrackWidget(Container):
             backend=self.backend.value, model=self.model.value, checkpoint=path(self.checkpoint),
             random_weights=self.random_weights.value, image_size=int(self.image_size.value),
             chunk_size=self.chunk_size.value, detector=path(self.detector),
-            train_detector=self.train_detector.value, detector_epochs=self.detector_epochs.value,
+            detector_conf=self.detector_conf.value, train_detector=self.train_detector.value,
+            train_frames=self.train_frames.value, detector_epochs=self.detector_epochs.value,
         ).validate()
 
     def start(self, _=None):
