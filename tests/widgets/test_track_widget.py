@@ -191,3 +191,29 @@ def test_the_widget_builds_the_same_settings_object_as_the_command_line(viewer, 
         "--detector-conf", "0.3",
     ])
     assert widget.settings() == settings_from_args(args)
+
+
+def test_an_unreadable_frame_is_a_notification_and_finished_chunks_stay(viewer, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr("napari_sam2_longvideo._widgets._track_widget.show_error", shown.append)
+    clip = crossing_ellipses(num_frames=12, height=48, width=64)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for t, image in enumerate(clip.frames):
+        Image.fromarray(image).save(folder / f"f{t}.png")
+    damaged = folder / "f9.png"
+    damaged.write_bytes(damaged.read_bytes()[:80])
+    viewer.open(folder, plugin=PLUGIN)
+    widget = open_widget(viewer)
+    layer = widget.make_prompts_layer()
+    for frame, y, x, animal, _ in clip.center_prompts(0):
+        widget.animal.value = animal
+        layer.add([frame, y, x])
+    widget.backend.value, widget.chunk_size.value = "contrast", 4
+    widget.out.value = tmp_path / "run"
+    widget.start()
+    wait_for_run(qtbot, widget)
+    assert "frame 9" in shown[-1]
+    assert LabelStore.open(tmp_path / "run" / "store").done_chunks == [0, 1]

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import UserInputError
+from ..errors import FrameReadError, UserInputError
 
 BACKGROUND_FILE = "background.npy"
 SAMPLES = 31
@@ -32,7 +32,15 @@ def floor_background(frames, dark: bool, samples: int = SAMPLES) -> np.ndarray:
     """The floor, from ``samples`` frames spread evenly over the video (read in order)."""
     count = min(samples, len(frames))
     picks = np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int))
-    stack = np.stack([grey(frames.read(int(t))) for t in picks])
+    stack = []
+    for t in picks:
+        try:
+            stack.append(grey(frames.read(int(t))))
+        except FrameReadError:
+            continue  # the floor shows in the other samples; tracking reports the frame when it gets there
+    if not stack:
+        raise UserInputError(f"None of the frames sampled from {frames.path} could be decoded.")
+    stack = np.stack(stack)
     percentile = FLOOR_PERCENTILE if dark else 100 - FLOOR_PERCENTILE
     return np.percentile(stack, percentile, axis=0).round().astype(np.uint8)
 
