@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
 
 from napari_sam2_longvideo.cli import main
 from napari_sam2_longvideo.io.store import LabelStore
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
+from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
 
 FAST = ["--random-weights", "--image-size", "256", "--device", "cpu", "--quiet"]
 REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
@@ -28,10 +27,7 @@ def clip_files(tmp_path_factory):
     """A generated clip written as a folder of PNG frames, and its prompts CSV."""
     folder = tmp_path_factory.mktemp("clip")
     clip = crossing_ellipses(num_frames=24, height=72, width=96)
-    frames = folder / "frames"
-    frames.mkdir()
-    for t, image in enumerate(clip.frames):
-        Image.fromarray(image).save(frames / f"frame{t}.png")
+    frames = write_frame_folder(clip, folder / "frames")
     prompts = folder / "clicks.csv"
     write_prompts(prompts, clip.center_prompts(0))
     return frames, prompts

@@ -10,7 +10,7 @@ from napari_sam2_longvideo._widgets._prompts_layer import PROMPTS_KEY
 from napari_sam2_longvideo._widgets._reader import get_reader
 from napari_sam2_longvideo._widgets._track_widget import TrackWidget
 from napari_sam2_longvideo.io.store import LabelStore
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
+from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
 
 PLUGIN = "napari-sam2-longvideo"
@@ -30,6 +30,13 @@ def open_widget(viewer) -> TrackWidget:
 def load_generated(viewer):
     viewer.open_sample(PLUGIN, "generated_clip")
     return crossing_ellipses(num_frames=40, height=96, width=128)
+
+
+def choose_generated(widget, out, chunk_size=10):
+    """Point the widget at the generated sample, its prompts and an output folder."""
+    widget.image.value, widget.prompts.value = "generated_clip", "generated_clip prompts"
+    widget.chunk_size.value = chunk_size
+    widget.out.value = out
 
 
 def wait_for_run(qtbot, widget, timeout=120_000):
@@ -56,9 +63,7 @@ def test_a_full_run_with_the_truth_backend_fills_a_labels_layer(viewer, qtbot, t
     clip = load_generated(viewer)
     widget = open_widget(viewer)
     widget.backend_factory = lambda settings: TruthBackend(clip)
-    widget.image.value, widget.prompts.value = "generated_clip", "generated_clip prompts"
-    widget.chunk_size.value = 10
-    widget.out.value = tmp_path / "run"
+    choose_generated(widget, tmp_path / "run")
     widget.start()
     wait_for_run(qtbot, widget)
 
@@ -81,9 +86,7 @@ def test_cancel_keeps_finished_chunks_and_track_resumes(viewer, qtbot, tmp_path)
             return super().start_session(frames, start, stop)
 
     widget.backend_factory = lambda settings: SlowTruth(clip)
-    widget.image.value, widget.prompts.value = "generated_clip", "generated_clip prompts"
-    widget.chunk_size.value = 10
-    widget.out.value = tmp_path / "run"
+    choose_generated(widget, tmp_path / "run")
     widget.start()
     wait_for_run(qtbot, widget)
     done = LabelStore.open(tmp_path / "run" / "store").done_chunks
@@ -100,9 +103,8 @@ def test_cancel_keeps_finished_chunks_and_track_resumes(viewer, qtbot, tmp_path)
 def test_a_run_with_random_weight_sam2(viewer, qtbot, tmp_path):
     viewer.open_sample(PLUGIN, "generated_clip")
     widget = open_widget(viewer)
-    widget.image.value, widget.prompts.value = "generated_clip", "generated_clip prompts"
-    widget.random_weights.value, widget.image_size.value, widget.chunk_size.value = True, 256, 10
-    widget.out.value = tmp_path / "run"
+    choose_generated(widget, tmp_path / "run")
+    widget.random_weights.value, widget.image_size.value = True, 256
     widget.viewer.layers["generated_clip"].data = widget.viewer.layers["generated_clip"].data[:20]
     widget.start()
     wait_for_run(qtbot, widget, timeout=300_000)
@@ -138,8 +140,7 @@ def test_writer_round_trips_labels_and_reader_reopens_a_run(viewer, qtbot, tmp_p
     clip = load_generated(viewer)
     widget = open_widget(viewer)
     widget.backend_factory = lambda settings: TruthBackend(clip)
-    widget.image.value, widget.prompts.value = "generated_clip", "generated_clip prompts"
-    widget.out.value = tmp_path / "run"
+    choose_generated(widget, tmp_path / "run", chunk_size=100)
     widget.start()
     wait_for_run(qtbot, widget)
 
@@ -194,16 +195,11 @@ def test_the_widget_builds_the_same_settings_object_as_the_command_line(viewer, 
 
 
 def test_an_unreadable_frame_is_a_notification_and_finished_chunks_stay(viewer, qtbot, tmp_path, monkeypatch):
-    from PIL import Image
-
     shown = []
     monkeypatch.setattr("napari_sam2_longvideo._widgets._track_widget.show_error", shown.append)
     clip = crossing_ellipses(num_frames=12, height=48, width=64)
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for t, image in enumerate(clip.frames):
-        Image.fromarray(image).save(folder / f"f{t}.png")
-    damaged = folder / "f9.png"
+    folder = write_frame_folder(clip, tmp_path / "frames")
+    damaged = folder / "frame9.png"
     damaged.write_bytes(damaged.read_bytes()[:80])
     viewer.open(folder, plugin=PLUGIN)
     widget = open_widget(viewer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -89,3 +90,14 @@ def crossing_ellipses(
             image[mask] = animal_level + rng.normal(0, 4, size=int(mask.sum()))
         frames[t] = image.clip(0, 255).astype(np.uint8)[..., None]
     return SyntheticClip(frames=frames, truth=truth, full_masks=full, centers=centers)
+
+
+def write_frame_folder(clip: SyntheticClip, folder) -> Path:
+    """Save the clip as ``frame0.png``, ``frame1.png``, ... (a folder of frames, as cameras write them)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, image in enumerate(clip.frames):
+        Image.fromarray(image).save(folder / f"frame{t}.png")
+    return folder
