@@ -46,3 +46,17 @@ def test_records_flag_lost_animals_and_leave_their_centroid_empty():
     assert first["lost"] and first["area"] == 0 and np.isnan(first["centroid_y"]) and first["score"] == 0
     assert second["area"] == 4 and second["centroid_y"] == 1.5 and second["centroid_x"] == 2.5
     assert second["prompted"] and not second["lost"] and second["frame"] == 7
+
+
+def test_a_jump_longer_than_the_animal_is_flagged():
+    from napari_sam2_longvideo.engine.overlaps import TRACK_DTYPE, flag_jumps
+
+    before = np.zeros(2, TRACK_DTYPE)
+    now = np.zeros(2, TRACK_DTYPE)
+    before["area"] = now["area"] = 100  # about 20 pixels long
+    before["centroid_y"], now["centroid_y"] = [10, 10], [25, 40]  # 15 and 30 pixels on
+    flag_jumps(now, before)
+    assert now["jumped"].tolist() == [False, True]
+    now["lost"][1] = True
+    flag_jumps(now, before)
+    assert now["jumped"].tolist() == [False, False]

@@ -90,18 +90,19 @@ def track(
         if store.is_done(chunk.index):
             continue
         started = time.perf_counter()
-        seeds = ChunkSeeds()
+        seeds, before = ChunkSeeds(), None  # before: the last frame's records, to see jumps across chunks
         if chunk.index > 0:
             if not store.is_done(chunk.index - 1):
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
             previous = store.chunks[chunk.index - 1]
-            carried_frame, carry = carry_masks(store.read_chunk(previous.index)[0], animals, previous.start)
+            previous_labels, previous_records = store.read_chunk(previous.index)
+            before = previous_records[previous_records["frame"] == chunk.start - 1]
+            carried_frame, carry = carry_masks(previous_labels, animals, previous.start)
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame
         labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
         records = []
-        before = _last_records(store, chunk)
         for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, seeds, animals, store.dtype):
             labels[frame - chunk.start] = frame_labels
             flag_jumps(frame_record, records[-1] if records else before)
@@ -133,14 +134,6 @@ def carry_masks(labels: np.ndarray, animals, first_frame: int, max_blank: int = 
     if not labels[last].any():
         last = len(labels) - 1
     return first_frame + last, {a: labels[last] == a for a in animals}
-
-
-def _last_records(store: LabelStore, chunk: Chunk) -> np.ndarray | None:
-    """The records of the frame before ``chunk``, so a jump across the boundary is seen too."""
-    if chunk.index == 0:
-        return None
-    records = store.read_chunk(chunk.index - 1)[1]
-    return records[records["frame"] == chunk.start - 1]
 
 
 def _last_centers(records: np.ndarray, animals) -> dict[int, np.ndarray | None]:
