@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from napari_sam2_longvideo.engine.chunks import chunk_plan
-from napari_sam2_longvideo.engine.contrast import ContrastBackend, fill_holes, split_blob
+from napari_sam2_longvideo.engine.blobs import fill_holes
+from napari_sam2_longvideo.engine.contrast_backend import ContrastBackend
+from napari_sam2_longvideo.engine.touching import split_blob
 from napari_sam2_longvideo.engine.overlaps import label_dtype
 from napari_sam2_longvideo.engine.tracker import track
 from napari_sam2_longvideo.errors import UserInputError
@@ -68,15 +70,27 @@ def test_touching_frames_are_flagged_merged(tmp_path):
     assert not records["lost"].any()
 
 
-def test_the_background_is_saved_and_reused(tmp_path):
+def test_the_background_is_saved_and_reused(tmp_path, monkeypatch):
     clip = crossing_ellipses(num_frames=30, height=60, width=80)
-    track_clip(tmp_path, clip)
+    first_labels, _, first = track_clip(tmp_path, clip)
     saved = np.load(tmp_path / "background.npy")
     # the floor without the animals: close to the generated floor level everywhere
     assert abs(float(np.median(saved)) - 200) < 15 and saved.min() > 120
+
+    # a second run in the same folder (a resume) reads what was learned instead of learning it again
+    def learn_again(*args, **kwargs):
+        raise AssertionError("the floor was learned again")
+
+    monkeypatch.setattr("napari_sam2_longvideo.engine.contrast_backend.learn_floor", learn_again)
+    labels, _, again = track_clip(tmp_path, clip)
+    assert (again.model.background == saved).all() and again.threshold == first.threshold
+    assert (labels == first_labels).all()
+
+    # a background that is not the one the threshold was learned with is not trusted
+    monkeypatch.undo()
     np.save(tmp_path / "background.npy", np.full_like(saved, 7))
-    _, _, backend = track_clip(tmp_path / ".." / tmp_path.name, clip)
-    assert (backend.background == 7).all()
+    _, _, relearned = track_clip(tmp_path, clip)
+    assert (relearned.model.background == saved).all()
 
 
 def test_an_arena_polygon_hides_what_is_outside(tmp_path):
@@ -88,17 +102,42 @@ def test_an_arena_polygon_hides_what_is_outside(tmp_path):
         ContrastBackend(TrackSettings(backend="contrast", arena="1,2"), open_frames(clip.frames))
 
 
-def test_fill_holes_and_split_blob():
+def test_fill_holes():
     ring = np.zeros((9, 9), np.uint8)
     ring[2:7, 2:7] = 1
     ring[4, 4] = 0
     assert fill_holes(ring)[4, 4] and not fill_holes(ring)[0, 0]
-    blob = np.zeros((10, 30), bool)
-    blob[3:7, 2:28] = True
-    left, right = np.zeros_like(blob), np.zeros_like(blob)
-    left[3:7, 2:8], right[3:7, 22:28] = True, True
-    split = split_blob(blob, [left, right])
-    assert (split[5, 2:14] == 1).all() and (split[5, 16:28] == 2).all() and not split[5, :2].any()
+
+
+def _flat(mask):
+    return np.flatnonzero(mask)
+
+
+def test_split_blob_cuts_two_touching_bodies_at_the_neck_and_names_them_by_where_they_were_expected():
+    shape = (40, 80)
+    blob = np.zeros(shape, np.uint8)
+    cv2.ellipse(blob, (22, 20), (16, 9), 0, 0, 360, 1, -1)
+    cv2.ellipse(blob, (56, 20), (16, 9), 0, 0, 360, 1, -1)  # two bodies joined by a narrow neck
+    left, right = np.zeros(shape, bool), np.zeros(shape, bool)
+    left[:, :39], right[:, 39:] = True, True
+    expected = [_flat(right & (blob > 0)), _flat(left & (blob > 0))]  # animal 0 is expected on the right
+    centres = np.array([[20, 56], [20, 22]], float)
+    parts = split_blob(_flat(blob), expected, centres, [450, 450], shape)
+    cols = [np.unique(part % shape[1]) for part in parts]
+    assert cols[0].min() >= 36 and cols[1].max() <= 42  # cut near the neck, at column 39
+    assert sum(len(part) for part in parts) == np.count_nonzero(blob)
+    assert not np.intersect1d(parts[0], parts[1]).size
+
+
+def test_split_blob_without_a_neck_follows_the_expected_masks():
+    shape = (20, 60)
+    blob = np.zeros(shape, bool)
+    blob[5:15, 5:55] = True  # a bar: no neck to cut at
+    left, right = np.zeros(shape, bool), np.zeros(shape, bool)
+    left[5:15, 5:20], right[5:15, 40:55] = True, True
+    parts = split_blob(_flat(blob), [_flat(left), _flat(right)], np.array([[10, 12], [10, 47]], float), [150, 150], shape)
+    assert (parts[0] % 60).max() < 35 and (parts[1] % 60).min() > 25
+    assert sum(len(part) for part in parts) == blob.sum()
 
 
 @pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")

@@ -36,7 +36,7 @@ class ResultsWritten:
 def make_backend(settings: TrackSettings, frames=None, folder=None, download_progress=None) -> SegmentationBackend:
     """The backend the settings name; the contrast backend keeps its background in ``folder``."""
     if settings.backend == "contrast":
-        from .contrast import ContrastBackend
+        from .contrast_backend import ContrastBackend
 
         return ContrastBackend(settings, frames, folder)
     from .sam2_backend import SAM2Backend  # torch and sam2 load only when a run needs them

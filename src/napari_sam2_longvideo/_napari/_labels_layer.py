@@ -1,0 +1,94 @@
+"""The results Labels layer of a run: there as soon as Track is pressed, filled in chunk by chunk.
+
+Its data is a `LabelStore` opened read-only on the run's store folder, which the worker writes; after
+each finished chunk the store's index is read again and the layer redrawn. Until the run has made its
+store, the layer shows a lazy blank of the right shape.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+from napari.layers import Labels
+
+from ..engine.overlaps import label_dtype
+from ..engine.run import ResultsWritten
+from ..engine.tracker import ChunkDone, RunStarted
+from ..errors import UserInputError
+from ..io.run_folder import STORE_DIR
+from ..io.store import INDEX_NAME, LabelStore
+from ._reader import labels_layer_kwargs
+
+
+class ResultsLayer:
+    """A Labels layer bound to one run folder.
+
+    Parameters
+    ----------
+    layer : napari.layers.Labels
+        The layer shown.
+    run_folder : Path
+        The run's output folder.
+    added_now : bool
+        True when this Track press added the layer (it is removed again if the run never starts).
+    """
+
+    def __init__(self, layer, run_folder: Path, added_now: bool):
+        self.layer, self.run_folder, self.added_now = layer, Path(run_folder), added_now
+        self.started = False
+
+    @classmethod
+    def for_run(cls, viewer, image, run_folder: Path, animals, settings, overwrite: bool) -> ResultsLayer:
+        """The layer for a run of ``image`` into ``run_folder``: the layer already showing that folder, if any.
+
+        It shows what an earlier run left there (unless the run starts over, which deletes it) or a
+        blank, until the run's `RunStarted`.
+        """
+        frames, height, width = image.data.shape[:3]
+        shape = (min(frames, settings.max_frames or frames), height, width)
+        data = None if overwrite else _earlier_store(run_folder, shape)
+        if data is None:
+            data = da.zeros(shape, dtype=label_dtype(animals), chunks=(1, height, width))
+        for layer in viewer.layers:  # an earlier Track's layer, or the folder opened with the reader
+            if isinstance(layer, Labels) and _same_folder(layer.metadata.get("run_folder"), run_folder):
+                layer.data = data
+                return cls(layer, run_folder, added_now=False)
+        active = viewer.layers.selection.active
+        kwargs = {**labels_layer_kwargs(f"{image.name} labels", run_folder), "axis_labels": image.axis_labels}
+        layer = viewer.add_labels(data, scale=image.scale, translate=image.translate, **kwargs)
+        # just above the video, under the prompts, so clicks stay visible; the selected layer stays selected
+        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(image) + 1)
+        if active is not None:
+            viewer.layers.selection.active = active
+        return cls(layer, run_folder, added_now=True)
+
+    def update(self, event) -> None:
+        """Follow the run: its store once it exists, each chunk as it is saved."""
+        if isinstance(event, RunStarted):
+            self.started = True
+            self.layer.data = LabelStore.open(self.run_folder / STORE_DIR)
+        elif isinstance(event, (ChunkDone, ResultsWritten)) and isinstance(self.layer.data, LabelStore):
+            self.layer.data.reload()
+            self.layer.refresh()
+
+    def discard_if_empty(self, viewer) -> None:
+        """Remove the layer this Track press added when its run stopped before it began."""
+        if self.added_now and not self.started and self.layer in viewer.layers:
+            viewer.layers.remove(self.layer)
+
+
+def _same_folder(shown, run_folder) -> bool:
+    return shown is not None and Path(shown).resolve() == Path(run_folder).resolve()
+
+
+def _earlier_store(run_folder: Path, shape: tuple[int, int, int]) -> LabelStore | None:
+    """The store a stopped run left in ``run_folder``, when it fits this video: resuming shows it at once."""
+    if not (Path(run_folder) / STORE_DIR / INDEX_NAME).is_file():
+        return None
+    try:
+        store = LabelStore.open(Path(run_folder) / STORE_DIR)
+    except (UserInputError, KeyError, ValueError):  # a damaged store is the run's to report, not the display's
+        return None
+    return store if store.shape == tuple(shape) and np.dtype(store.dtype).kind == "u" else None

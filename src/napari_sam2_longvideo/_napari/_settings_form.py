@@ -1,0 +1,179 @@
+"""A form built from `TrackSettings`' fields: the widget offers exactly the command line's settings.
+
+Every field gets a widget, its tooltip from the field's description in the `TrackSettings` docstring,
+and a section. ``FIELD_FORMS`` says how fields look where a plain widget would not do (choices from
+`settings`, files, "0 means automatic"); a field added to the settings later still appears, with a
+widget magicgui picks from its type, under "More settings".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, SpinBox, create_widget
+
+from ..errors import UserInputError
+from ..settings import BACKENDS, DEVICES, MIN_PRUNE_WINDOW, MODEL_SIZES, SAM_VERSIONS, TrackSettings
+
+SECTION_TITLES = {
+    "tracking": "Tracking",
+    "more": "More settings",
+    "detector": "Detector (finds lost animals)",
+    "contrast": "Contrast backend",
+    "testing": "Advanced / testing",
+}
+
+
+def _same(value):
+    return value
+
+
+def _none_if_blank(value):
+    """0 and "" stand for None: no limit, automatic, no file."""
+    return value or None
+
+
+def _zero_if_none(value):
+    return value or 0
+
+
+def _class_list(text: str) -> list[int] | None:
+    if not text.strip():
+        return None
+    try:
+        return [int(part) for part in re.split(r"[,\s]+", text.strip())]
+    except ValueError:
+        raise UserInputError(
+            f"Detector classes {text!r}: give class numbers separated by spaces, for example '0 2'."
+        ) from None
+
+
+@dataclass(frozen=True)
+class FieldForm:
+    """How one setting appears: ``make(value=..., label=..., tooltip=...)`` and the conversions."""
+
+    section: str
+    make: Callable
+    label: str | None = None
+    to_setting: Callable = _same
+    to_widget: Callable = _same
+
+
+def _zero_means(meaning: str, make: Callable, section: str, label: str) -> FieldForm:
+    """A number field where 0 stands for None (magicgui's spin boxes cannot show a word instead)."""
+    return FieldForm(section, make, f"{label} (0: {meaning})", _none_if_blank, _zero_if_none)
+
+
+def _file(section: str, label: str) -> FieldForm:
+    return FieldForm(section, partial(FileEdit, mode="r", filter="*.pt", nullable=True), label)
+
+
+FIELD_FORMS: dict[str, FieldForm] = {
+    "backend": FieldForm("tracking", partial(ComboBox, choices=BACKENDS)),
+    "model": FieldForm("tracking", partial(ComboBox, choices=MODEL_SIZES), "SAM2 model"),
+    "checkpoint": _file("tracking", "checkpoint file"),
+    "chunk_size": FieldForm("tracking", partial(SpinBox, min=2, max=1_000_000, step=10)),
+    "sam_version": FieldForm("more", partial(ComboBox, choices=SAM_VERSIONS), "SAM version"),
+    "image_size": FieldForm("more", partial(SpinBox, min=64, max=4096, step=16)),
+    "device": FieldForm("more", partial(ComboBox, choices=DEVICES)),
+    "prune_window": FieldForm("more", partial(SpinBox, min=MIN_PRUNE_WINDOW, max=100_000)),
+    "max_frames": _zero_means("all", partial(SpinBox, min=0, max=10**9), "more", "max. frames"),
+    "detector": _file("detector", "YOLO model"),
+    "detector_conf": FieldForm("detector", partial(FloatSpinBox, min=0.01, max=0.99, step=0.05), "min. confidence"),
+    "detector_classes": FieldForm(
+        "detector", LineEdit, "classes", _class_list, lambda v: " ".join(map(str, v or ()))
+    ),
+    "detector_imgsz": FieldForm("detector", partial(SpinBox, min=32, max=4096, step=32), "image size"),
+    "train_detector": FieldForm("detector", CheckBox, "train one on the first frames"),
+    "train_frames": FieldForm("detector", partial(SpinBox, min=5, max=1_000_000), "training frames"),
+    "detector_epochs": FieldForm("detector", partial(SpinBox, min=1, max=1000), "epochs"),
+    "detector_patience": FieldForm("detector", partial(SpinBox, min=1, max=1000), "patience"),
+    "reanchor_iou": FieldForm("detector", partial(FloatSpinBox, min=0.0, max=1.0, step=0.05), "re-anchor IoU"),
+    "arena": FieldForm("contrast", LineEdit, "arena", _none_if_blank, lambda v: v or ""),
+    "threshold": _zero_means("automatic", partial(FloatSpinBox, min=0, max=254, step=1), "contrast", "threshold"),
+    "min_area": _zero_means("automatic", partial(SpinBox, min=0, max=10**8), "contrast", "min. area"),
+    "random_weights": FieldForm("testing", CheckBox, "random weights: meaningless masks"),
+    "seed": FieldForm("testing", SpinBox, "seed of random weights"),
+}
+
+# Settings only one backend reads; the other backend's are greyed out so nobody tunes them in vain.
+BACKEND_FIELDS = {
+    "sam2": ("model", "sam_version", "checkpoint", "image_size", "prune_window", "random_weights", "seed"),
+    "contrast": ("arena", "threshold", "min_area"),
+}
+
+
+class SettingsForm:
+    """magicgui widgets for every `TrackSettings` field, grouped into ``sections`` (Containers).
+
+    Parameters
+    ----------
+    defaults : TrackSettings, optional
+        The values the form starts with.
+    """
+
+    def __init__(self, defaults: TrackSettings | None = None):
+        defaults = defaults or TrackSettings()
+        tooltips = field_descriptions(TrackSettings)
+        hints = typing.get_type_hints(TrackSettings)
+        self.forms: dict[str, FieldForm] = {}
+        self.widgets = {}
+        self.sections = {name: Container(labels=True) for name in SECTION_TITLES}
+        for setting in dataclasses.fields(TrackSettings):
+            form = FIELD_FORMS.get(setting.name) or FieldForm("more", partial(_plain_widget, hints[setting.name]))
+            label = form.label or setting.name.replace("_", " ")
+            widget = form.make(value=form.to_widget(getattr(defaults, setting.name)), label=label,
+                               tooltip=tooltips.get(setting.name))
+            self.forms[setting.name], self.widgets[setting.name] = form, widget
+            self.sections[form.section].append(widget)
+        self.widgets["backend"].changed.connect(self._enable_backend_fields)
+        self._enable_backend_fields(self.widgets["backend"].value)
+
+    def _enable_backend_fields(self, backend: str) -> None:
+        for owner, names in BACKEND_FIELDS.items():
+            for name in names:
+                self.widgets[name].enabled = owner == backend
+
+    def settings(self) -> TrackSettings:
+        """The settings the form shows, checked.
+
+        Raises
+        ------
+        UserInputError
+            Naming the first setting that is not usable.
+        """
+        values = {name: self.forms[name].to_setting(widget.value) for name, widget in self.widgets.items()}
+        for name in ("checkpoint", "detector"):
+            values[name] = str(values[name]) if values[name] else None
+        return TrackSettings(**values).validate()
+
+    def show(self, settings: TrackSettings) -> None:
+        """Put ``settings`` in the form (a resumed run's, for example)."""
+        for name, widget in self.widgets.items():
+            widget.value = self.forms[name].to_widget(getattr(settings, name))
+
+
+def _plain_widget(annotation, value, label: str, tooltip: str | None):
+    """The widget magicgui picks for a setting's type (a field added after this form was written)."""
+    return create_widget(value=value, annotation=annotation, label=label, options={"tooltip": tooltip})
+
+
+def field_descriptions(cls) -> dict[str, str]:
+    """``{field: description}`` from the numpydoc "Parameters" section of ``cls``'s docstring."""
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    start = lines.index("Parameters") + 2 if "Parameters" in lines else len(lines)
+    descriptions: dict[str, str] = {}
+    names: list[str] = []
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            names = [name.strip() for name in line.split(" : ")[0].split(",")]
+        elif line.strip():
+            for name in names:
+                descriptions[name] = f"{descriptions.get(name, '')} {line.strip().replace('``', '')}".strip()
+    return descriptions

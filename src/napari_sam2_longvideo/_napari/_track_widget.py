@@ -1,0 +1,231 @@
+"""The "Track animals" dock widget: choose a video and prompts, set up the run, Track, Cancel, export.
+
+The engine's generator runs in a napari thread worker (`_worker.tracking_events`); layers, the
+progress bar and notifications change only in the handlers of the worker's signals, which Qt calls
+on the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from pathlib import Path
+
+import napari
+from magicgui.widgets import CheckBox, FileEdit, PushButton
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtWidgets import QFileDialog, QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from ..engine.run import ResultsWritten
+from ..errors import UserInputError
+from ..io.export import write_tracks_csv
+from ..io.run_folder import STORE_DIR, TRACKS_FILE
+from ..io.store import LabelStore
+from ._labels_layer import ResultsLayer
+from ._layout import collapsible, heading, hint, row, scrolling
+from ._prompts_layer import prompts_from_layer
+from ._prompts_panel import PEN_HELP, PromptsPanel
+from ._run_progress import RunProgress
+from ._settings_form import SECTION_TITLES, SettingsForm
+from ._worker import DownloadRelay, TrackingFailed, tracking_events
+
+logger = logging.getLogger(__name__)
+COLLAPSED_SECTIONS = ("more", "detector", "contrast", "testing")
+
+
+class TrackWidget(QWidget):
+    """Dock widget that tracks the prompted animals through a video layer into a Labels layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers it reads and adds to.
+    backend_factory : callable, optional
+        ``backend_factory(settings)`` makes the segmentation backend instead of the one the settings
+        name; tests give a deterministic one.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer, backend_factory=None):
+        super().__init__()
+        self.viewer = viewer
+        self.backend_factory = backend_factory
+        self.form = SettingsForm()
+        self.worker = None
+        self.progress = RunProgress(self.form.widgets["chunk_size"].value)
+        self.results: ResultsLayer | None = None
+        self._stop = threading.Event()
+        self._relay = DownloadRelay()
+        self._relay.progressed.connect(self._on_download)
+
+        self.prompting = PromptsPanel(viewer)
+        # the controls tests and scripts reach for most
+        self.video, self.prompts, self.animal, self.negative = (
+            self.prompting.video, self.prompting.prompts, self.prompting.animal, self.prompting.negative
+        )
+        self.out = FileEdit(label="output folder", mode="d", nullable=True)
+        self.overwrite = CheckBox(text="start over (discard the run in that folder)")
+        self.track_button, self.cancel_button = PushButton(text="Track"), PushButton(text="Cancel", enabled=False)
+        self.export_button = PushButton(text="Export tracks.csv…")
+        self.progress_bar, self.status = QProgressBar(), QLabel("")
+        self.status.setWordWrap(True)
+
+        tracking = self.form.sections["tracking"]
+        tracking.extend([self.out, self.overwrite])
+        QVBoxLayout(self).addWidget(scrolling(
+            heading("Video and prompts"), self.prompting.native, hint(PEN_HELP),
+            heading(SECTION_TITLES["tracking"]), tracking.native,
+            *(collapsible(SECTION_TITLES[name], self.form.sections[name].native) for name in COLLAPSED_SECTIONS),
+            row(self.track_button.native, self.cancel_button.native), self.progress_bar, self.status,
+            self.export_button.native,
+        ))
+
+        self.track_button.changed.connect(self.track)
+        self.cancel_button.changed.connect(self.cancel)
+        self.export_button.changed.connect(lambda: self.export_tracks())
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self.reset_choices()
+
+    def reset_choices(self, event=None) -> None:
+        """Refresh the layer choices; napari calls this when layers are added, removed or renamed."""
+        self.prompting.reset_choices()
+
+    def _on_layer_inserted(self, event) -> None:
+        """A run folder just opened is the one to resume or export from."""
+        run_folder = event.value.metadata.get("run_folder")
+        if run_folder and self.worker is None:
+            self.out.value = run_folder
+
+    def make_prompts_layer(self):
+        """A new prompts layer over the chosen video, in add mode (the "New prompts" button)."""
+        return self.prompting.make_prompts_layer()
+
+    # -- running -----------------------------------------------------------------------------------
+    def settings(self):
+        """The settings the form shows, as the command line would build them."""
+        return self.form.settings()
+
+    def track(self) -> None:
+        """Start (or resume) tracking in a worker thread; user mistakes become notifications."""
+        if self.worker is not None:
+            return
+        try:
+            image, prompts, settings, out = self._run_inputs()
+        except UserInputError as error:
+            self._show_error(error)
+            return
+        self.results = ResultsLayer.for_run(self.viewer, image, out, prompts.animals, settings, self.overwrite.value)
+        self.progress = RunProgress(settings.chunk_size)
+        self._stop = threading.Event()
+        source = image.metadata.get("video") or image.data
+        self.worker = create_worker(
+            tracking_events, source, prompts, settings, out, self._stop, overwrite=self.overwrite.value,
+            backend_factory=self.backend_factory, download_progress=self._relay,
+            _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
+        )
+        self.worker.yielded.connect(self._on_event)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.destroyed.connect(self._stop.set)  # the dock closed mid-run: stop at the next frame
+        self._set_running(True)
+        self.status.setText("opening the video and loading the model…")
+        self.worker.start()
+
+    def _run_inputs(self):
+        image, points = self.video.value, self.prompts.value
+        if image is None:
+            raise UserInputError(
+                "Open a video first: drag a video file, a folder of frames or a TIFF stack into napari."
+            )
+        if image.multiscale or image.ndim != 3:
+            raise UserInputError(f"Layer '{image.name}' is not a video of (frame, y, x) frames; choose another.")
+        if points is None:
+            raise UserInputError("No prompts: press 'New prompts' and click once on each animal.")
+        settings = self.form.settings()
+        frames, height, width = image.data.shape[:3]
+        frames = min(frames, settings.max_frames or frames)
+        prompts = prompts_from_layer(points, image).validate(frames, height, width, f"layer '{image.name}'")
+        if self.out.value is None or str(self.out.value) in ("", "."):
+            raise UserInputError("Choose an output folder: the labels, tracks.csv and what resuming needs go there.")
+        return image, prompts, settings, Path(self.out.value)
+
+    def cancel(self) -> None:
+        """Stop at the next frame; finished chunks stay on disk and Track resumes after them."""
+        if self.worker is not None:
+            self._stop.set()
+            self.cancel_button.enabled = False
+            self.status.setText("stopping…")
+
+    def _set_running(self, running: bool) -> None:
+        self.track_button.enabled, self.cancel_button.enabled = not running, running
+
+    def _on_event(self, event) -> None:
+        self.progress.update(event)
+        if self.results is not None:
+            self.results.update(event)
+        if self.progress.total_frames:
+            self.progress_bar.setMaximum(self.progress.total_frames)
+            self.progress_bar.setValue(self.progress.frames_done)
+            self.progress_bar.setFormat("%v of %m frames")
+            if not self._stop.is_set():
+                self.status.setText(self.progress.text())
+        if isinstance(event, ResultsWritten):
+            self.status.setText(f"Done: {event.labels.name}, {event.tracks.name} and {event.metadata.name} "
+                                f"are in {event.labels.parent}")
+            show_info(f"Tracking finished. Results: {event.labels.parent}")
+
+    def _on_download(self, done, total) -> None:
+        self.progress_bar.setMaximum(int(total or 0) // 1_000_000)  # 0: a busy bar when the size is unknown
+        self.progress_bar.setValue(int(done) // 1_000_000)
+        self.progress_bar.setFormat("downloading SAM2 weights: %v of %m MB")
+
+    def _on_error(self, error: Exception) -> None:
+        if self.results is not None:
+            self.results.discard_if_empty(self.viewer)
+        if isinstance(error, TrackingFailed):
+            error = error.error
+        if not isinstance(error, UserInputError):
+            logger.error("tracking failed", exc_info=error)
+            error = RuntimeError(
+                f"Tracking failed ({type(error).__name__}: {error}). Finished chunks are kept in "
+                f"{self.out.value}; Track resumes after them. The full error is in the console."
+            )
+        self._show_error(error)
+
+    def _on_finished(self) -> None:
+        self._set_running(False)
+        self.worker = None
+        if self._stop.is_set():
+            self.status.setText(
+                f"Stopped: {self.progress.frames_saved} of {self.progress.total_frames} frames are saved in "
+                f"{self.out.value}. Track resumes after them."
+            )
+
+    def _show_error(self, error: Exception) -> None:
+        """Show the engine's message, with the command line's option names put as this form names them."""
+        labels = {f"--{name.replace('_', '-')}": widget.label for name, widget in self.form.widgets.items()}
+        labels.update({"--overwrite": "start over", "--out": "output folder"})
+        message = re.sub(
+            r"(--[a-z][a-z-]*)(?: [A-Z]+\b)?",  # "--checkpoint PATH" -> 'checkpoint file'
+            lambda match: f"'{labels[match[1]]}'" if match[1] in labels else match[0], str(error),
+        )
+        self.status.setText(message)
+        show_error(message)
+
+    # -- export ------------------------------------------------------------------------------------
+    def export_tracks(self, path=None) -> Path | None:
+        """Write the run's per-frame table (finished chunks so far) to ``path``, asked for when None."""
+        folder = Path(self.out.value) if self.out.value else None
+        if folder is None or not (folder / STORE_DIR).is_dir():
+            where = folder or "the output folder"
+            self._show_error(UserInputError(f"Nothing is tracked in {where} yet: choose a run folder, or Track."))
+            return None
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export tracks", str(folder / TRACKS_FILE), "CSV (*.csv)")
+            if not path:
+                return None
+        records = LabelStore.open(folder / STORE_DIR).records()
+        written = write_tracks_csv(records, path)
+        show_info(f"Wrote {written}: {len(records)} rows (frame, animal, area, centroid, score, flags).")
+        return written
