@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -223,3 +224,35 @@ def test_real_clip_frame_900_read_directly_equals_frame_900_reached_in_order():
             in_order.read(t)
         np.testing.assert_array_equal(jumped, in_order.read(900))
         assert not np.array_equal(jumped, in_order.read(899))
+
+
+def gradient_frame(index: int) -> np.ndarray:
+    """Every grey level from black to white across the frame, and a coloured patch that moves."""
+    frame = np.repeat(np.linspace(0, 255, WIDTH).astype(np.uint8)[None, :, None], HEIGHT, axis=0).repeat(3, axis=2)
+    frame[10:20, index % 40 : index % 40 + 10] = (200, 60, 30)
+    return frame
+
+
+@pytest.mark.parametrize(("codec", "pixel_format"), [("libx264", "yuv420p"), ("mjpeg", "yuvj420p")])
+def test_grey_frames_come_from_the_luma_plane_and_match_converting_rgb(tmp_path, codec, pixel_format):
+    """Video levels (16..235) and full-range video both read as full-range grey, as RGB would give."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
+    path = tmp_path / "gradient.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, pixel_format
+        for index in range(12):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(gradient_frame(index), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with open_frames(path) as video:
+        assert video.info["pixel_format"] == pixel_format
+        for t in (5, 2, 11):  # out of order: each read finds its own frame
+            grey = video.read_grey(t)
+            from_rgb = cv2.cvtColor(video.read(t), cv2.COLOR_RGB2GRAY)
+            assert grey.shape == (HEIGHT, WIDTH) and grey.dtype == np.uint8 and grey.flags.c_contiguous
+            difference = np.abs(grey.astype(int) - from_rgb)
+            assert np.percentile(difference, 99) <= 2 and difference.max() <= 8
+            assert grey[:, 0].max() < 20 and grey[:, -1].min() > 235  # full range

@@ -35,10 +35,6 @@ MIN_THRESHOLD = 12.0  # grey levels: camera noise and compression stay below thi
 FLAT_FRAME_STD, BLACK_FRAME_LEVEL = 4.0, 4.0
 
 
-def grey(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
 def brightness(frame_grey: np.ndarray) -> float:
     """The frame's typical grey level: the median of every fourth pixel of every fourth row."""
     return float(np.median(frame_grey[::4, ::4]))
@@ -109,7 +105,7 @@ def learn_floor(frames, dark: bool, arena: np.ndarray, samples: int = SAMPLES) -
     stack = []
     for t in picks:
         try:
-            stack.append(grey(frames.read(int(t))))
+            stack.append(frames.read_grey(int(t)))
         except FrameReadError:
             continue  # the floor shows in the other samples; tracking reports the frame when it gets there
     usable = [image for image in stack if _shows_floor(image, brightness(image))]

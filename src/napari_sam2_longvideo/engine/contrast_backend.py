@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import UserInputError
 from .backend import FramePrediction
-from .background import FloorModel, animals_are_dark, arena_mask, grey, learn_floor
+from .background import FloorModel, animals_are_dark, arena_mask, learn_floor
 from .blob_tracks import AnimalTrack, assign_blobs, load_handover, save_handover
 from .blobs import Blobs, find_blobs
 from .touching import split_blob
@@ -53,6 +53,8 @@ class ContrastBackend:
         self.settings, self.frames, self.folder = settings, frames, folder
         self.arena = arena_mask(settings.arena, frames.height, frames.width)
         self.arena_area = int(np.count_nonzero(self.arena))
+        # what `find_blobs` masks frames with: nothing where the arena is the whole frame
+        self.arena_image = None if self.arena_area == self.arena.size else self.arena.view(np.uint8)
         # learned from the first prompt of the run (or read back from the folder), then fixed
         self.model: FloorModel | None = FloorModel.load(folder, frames.height, frames.width)
         # Each animal's track (speed, last whole mask) on the last frame a chunk saw it, for the next
@@ -116,8 +118,9 @@ class ContrastBackend:
             return None
         return track.copy()
 
-    def blobs(self, frames, frame: int) -> Blobs:
-        return find_blobs(frames.read(frame), self.floor(), self.arena, self.arena_area)
+    def blobs(self, frames, frame: int, min_area: int = 0) -> Blobs:
+        """The blobs of ``frame``; those too small to hold ``min_area`` pixels are left out."""
+        return find_blobs(frames.read_grey(frame), self.floor(), self.arena_image, self.arena_area, min_area)
 
 
 class ContrastSession:
@@ -136,7 +139,7 @@ class ContrastSession:
     def add_points(self, frame, animal, points_yx, positive):
         points_yx, positive = np.asarray(points_yx, float).reshape(-1, 2), np.asarray(positive, bool)
         if self.backend.model is None:
-            frame_grey = grey(self.frames.read(frame))
+            frame_grey = self.frames.read_grey(frame)
             inside = np.zeros(self.shape, bool)
             for y, x in points_yx[positive].round().astype(int):
                 inside[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3] = True
@@ -151,7 +154,7 @@ class ContrastSession:
     def add_mask(self, frame, animal, mask):
         mask = np.asarray(mask, bool)
         if self.backend.model is None and mask.any():
-            self.backend.learn_side(grey(self.frames.read(frame)), mask)
+            self.backend.learn_side(self.frames.read_grey(frame), mask)
         self.masks.setdefault(frame, {})[animal] = np.flatnonzero(mask)
         self._resolved.pop(frame, None)
 
@@ -221,7 +224,7 @@ class ContrastSession:
 
         def prepare(frame: int):
             """In the worker: all of a frame's work that does not depend on the frame before."""
-            blobs = self.backend.blobs(self.frames, frame)
+            blobs = self.backend.blobs(self.frames, frame, min_area)
             for blob in blobs.big(min_area):
                 blobs.pixels(blob)
             return blobs, np.full((len(animals), pixel_count), OUTSIDE, np.float32)

@@ -86,6 +86,7 @@ def track(
     yield RunStarted(total, len(store.chunks), store.frames_done)
     last_centers = _last_centers(store.records(), animals) if store.frames_done else dict.fromkeys(animals)
     tracked = 0
+    written = None  # (index, labels, records) of the chunk this call wrote last: no need to read it back
     for chunk in store.chunks:
         if store.is_done(chunk.index):
             continue
@@ -96,7 +97,10 @@ def track(
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
             previous = store.chunks[chunk.index - 1]
-            previous_labels, previous_records = store.read_chunk(previous.index)
+            if written is not None and written[0] == previous.index:
+                previous_labels, previous_records = written[1:]
+            else:  # resuming: the chunk before was written by an earlier run
+                previous_labels, previous_records = store.read_chunk(previous.index)
             before = previous_records[previous_records["frame"] == chunk.start - 1]
             carried_frame, carry = carry_masks(previous_labels, animals, previous.start)
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
@@ -111,7 +115,9 @@ def track(
                 last_centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
             tracked += 1
             yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
-        store.write_chunk(chunk, labels, np.concatenate(records))
+        records = np.concatenate(records)
+        store.write_chunk(chunk, labels, records)
+        written = (chunk.index, labels, records)
         lost = tuple(a for a, mask in carry_masks(labels, animals, chunk.start)[1].items() if not mask.any())
         yield ChunkDone(
             chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost,
@@ -189,6 +195,8 @@ def _track_chunk(frames, prompts, backend, chunk: Chunk, seeds: ChunkSeeds, anim
 def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePrediction:
     """The rows of ``prediction`` for ``animals`` only."""
     rows = [i for i, a in enumerate(prediction.animal_ids) if a in animals]
+    if len(rows) == len(prediction.animal_ids) and prediction.logits.dtype == dtype:
+        return prediction  # all of it: no copy of the logits
     return FramePrediction(
         prediction.frame,
         tuple(prediction.animal_ids[i] for i in rows),
@@ -199,7 +207,9 @@ def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePred
 
 def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
     ids = tuple(a for p in parts for a in p.animal_ids)
-    if parts:
+    if len(parts) == 1:
+        logits, scores = parts[0].logits, parts[0].scores
+    elif parts:
         logits = np.concatenate([p.logits.astype(np.float32, copy=False) for p in parts])
         scores = np.concatenate([p.scores for p in parts])
     else:

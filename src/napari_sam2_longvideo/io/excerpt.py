@@ -18,6 +18,9 @@ class FirstFrames(FrameSource):
     def _read_frame(self, t: int):
         return self.source.read(t)
 
+    def _read_grey(self, t: int):
+        return self.source.read_grey(t)
+
     def fingerprint(self) -> dict:
         return dict(self.source.fingerprint(), first_frames=self.num_frames)
 

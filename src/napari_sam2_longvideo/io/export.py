@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from .store import write_atomically
+from .store import COMPRESSION_LEVEL, LabelStore, write_atomically
 
 # Classic TIFF addresses 4 GiB; stay well under it so compression overhead and tags never cross it.
 BIGTIFF_ABOVE_BYTES = 2**31
@@ -18,25 +19,26 @@ BIGTIFF_ABOVE_BYTES = 2**31
 def write_labels_tiff(labels, path: str | Path) -> Path:
     """Write ``(T, H, W)`` labels frame by frame as one zlib-compressed, greyscale multi-page TIFF.
 
-    ``labels`` may be a `LabelStore` or any array-like indexable by frame: frames are read one at a
-    time, so the whole stack is never in memory. The file is BigTIFF when it could exceed 4 GiB, and
-    opens as one stack in Fiji and in ``tifffile.imread``.
+    ``labels`` may be a `LabelStore`, whose frames are stored compressed exactly as TIFF keeps them and
+    are copied without being decompressed, or any array-like indexable by frame. Either way frames are
+    read one at a time, so the whole stack is never in memory. The file is BigTIFF when it could exceed
+    4 GiB, and opens as one stack in Fiji and in ``tifffile.imread``.
     """
     path = Path(path)
     shape = tuple(int(v) for v in labels.shape)
     dtype = np.dtype(labels.dtype)
     bigtiff = math.prod(shape) * dtype.itemsize > BIGTIFF_ABOVE_BYTES
+    if isinstance(labels, LabelStore):
+        strips = (labels.encoded_frame(t) for t in range(shape[0]))
+    else:
+        strips = (zlib.compress(np.ascontiguousarray(labels[t], dtype.newbyteorder("<")).data, COMPRESSION_LEVEL)
+                  for t in range(shape[0]))
 
     def write(handle):
-        with tifffile.TiffWriter(handle, bigtiff=bigtiff) as tif:
-            tif.write(
-                (np.asarray(labels[t]) for t in range(shape[0])),
-                shape=shape,
-                dtype=dtype,
-                photometric="minisblack",
-                compression="zlib",
-                metadata={"axes": "TYX"},
-            )
+        with tifffile.TiffWriter(handle, bigtiff=bigtiff, byteorder="<") as tif:
+            # one strip per page, so that each frame's compressed bytes are that page's strip
+            tif.write(strips, shape=shape, dtype=dtype.newbyteorder("<"), photometric="minisblack",
+                      compression="zlib", rowsperstrip=shape[1], metadata={"axes": "TYX"})
 
     write_atomically(path, write)
     return path

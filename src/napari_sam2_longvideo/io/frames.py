@@ -12,6 +12,7 @@ import os
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tifffile
 from natsort import natsorted
@@ -76,6 +77,17 @@ class FrameSource:
 
     def _read_frame(self, t: int) -> np.ndarray:
         raise NotImplementedError
+
+    def read_grey(self, t: int) -> np.ndarray:
+        """Frame ``t`` as ``(height, width)`` uint8 brightness (ITU-R BT.601 luma, full range).
+
+        What the contrast backend works on. Videos hand over their luma plane without converting to
+        RGB first; it may differ from converting `read`'s RGB by a grey level or two (chroma rounding).
+        """
+        return self._read_grey(self._checked_index(t))
+
+    def _read_grey(self, t: int) -> np.ndarray:
+        return cv2.cvtColor(self._read_frame(t), cv2.COLOR_RGB2GRAY)
 
     def fingerprint(self) -> dict:
         """JSON-ready identity of the input, compared before resuming a run on it."""

@@ -3,7 +3,11 @@
 Layout of the store folder::
 
     store.json        shape, dtype, the chunk plan and the chunks that are finished
-    chunk_00000.npz   labels (frames x H x W) and records of chunk 0, compressed
+    chunk_00000.npz   chunk 0: its frames, each compressed on its own, and its records
+
+Each frame is kept as one zlib stream of its rows, which is exactly a TIFF strip: ``labels.tif`` is then
+written by copying the stored bytes (no second compression), and napari showing a frame decompresses
+that frame alone, not its whole chunk.
 
 A chunk's file is written under a temporary name, flushed and renamed; only then is the chunk added to
 ``store.json`` (itself replaced atomically). A crash at any moment leaves either the chunk finished and
@@ -14,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +30,10 @@ from ..engine.overlaps import TRACK_DTYPE
 from ..errors import UserInputError
 
 INDEX_NAME = "store.json"
+FORMAT = 2  # 1 (before 0.1.0 was released) compressed whole chunks
+# zlib's fastest level: label images are mostly background, and level 6 costs four times the time for
+# files 2.5 times smaller (measured on the two-mice run; see docs/benchmarks.md).
+COMPRESSION_LEVEL = 1
 
 
 def write_atomically(path: Path, write) -> None:
@@ -48,10 +58,10 @@ class LabelStore:
         self.dtype = np.dtype(dtype)
         self.chunks = list(chunks)
         self._done = set(done)
-        # Napari asks for the same frames again and again while the user scrubs; two decompressed
-        # chunks cover a scrub across a boundary without holding the video.
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_size = 2
+        # Napari asks for frames of the same chunks again and again while the user scrubs; the
+        # compressed frames of a few chunks cover a scrub across boundaries without holding the video.
+        self._cache: OrderedDict[int, list[bytes]] = OrderedDict()
+        self._cache_size = 4
 
     # -- creation ----------------------------------------------------------------------------------
     @classmethod
@@ -70,6 +80,11 @@ class LabelStore:
             index = json.loads((folder / INDEX_NAME).read_text())
         except (OSError, ValueError) as error:
             raise UserInputError(f"{folder} is not a label store of this plugin ({error}).") from error
+        if index.get("format", 1) != FORMAT:
+            raise UserInputError(
+                f"The label store in {folder} was written by an earlier version of napari-sam2-longvideo; "
+                "start over in that folder (--overwrite, or Start over in napari)."
+            )
         chunks = [Chunk(i, s, e) for i, (s, e) in enumerate(index["chunks"])]
         return cls(folder, index["shape"], index["dtype"], chunks, index["done"])
 
@@ -81,6 +96,7 @@ class LabelStore:
 
     def _write_index(self) -> None:
         index = {
+            "format": FORMAT,
             "shape": list(self.shape),
             "dtype": self.dtype.str,
             "chunks": [[c.start, c.stop] for c in self.chunks],
@@ -112,35 +128,50 @@ class LabelStore:
         expected = (len(chunk),) + self.shape[1:]
         if labels.shape != expected:
             raise ValueError(f"chunk {chunk.index} labels have shape {labels.shape}, not {expected}")
-        labels = labels.astype(self.dtype, copy=False)
+        # zlib lets go of the GIL, so frames compress on every core while nothing else runs
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            encoded = list(pool.map(self.encode, labels))
+        offsets = np.cumsum([0] + [len(frame) for frame in encoded])
+        data = np.frombuffer(b"".join(encoded), np.uint8)
         records = np.asarray(records, TRACK_DTYPE)
+        # the frames are compressed already: the archive only bundles them
         write_atomically(
             self._chunk_path(chunk.index),
-            lambda h: np.savez_compressed(h, labels=labels, records=records),
+            lambda h: np.savez(h, frames=data, offsets=offsets, records=records),
         )
         self._done.add(chunk.index)
         self._write_index()
         self._cache.pop(chunk.index, None)
 
-    def read_chunk(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        with np.load(self._chunk_path(index)) as data:
-            return data["labels"], data["records"]
+    def encode(self, frame: np.ndarray) -> bytes:
+        """One frame as the store keeps it: a zlib stream of its rows, little-endian (a TIFF strip)."""
+        return zlib.compress(np.ascontiguousarray(frame, self.dtype.newbyteorder("<")).data, COMPRESSION_LEVEL)
 
-    def _chunk_labels(self, index: int) -> np.ndarray:
+    def decode(self, encoded: bytes) -> np.ndarray:
+        little = np.frombuffer(zlib.decompress(encoded), self.dtype.newbyteorder("<"))
+        return little.astype(self.dtype, copy=False).reshape(self.shape[1:])
+
+    def encoded_frames(self, index: int) -> list[bytes]:
+        """The stored frames of finished chunk ``index``, still compressed."""
         if index in self._cache:
             self._cache.move_to_end(index)
             return self._cache[index]
-        if index in self._done:
-            labels = self.read_chunk(index)[0]
-        else:
-            chunk = self.chunks[index]
-            labels = np.zeros((len(chunk),) + self.shape[1:], self.dtype)
-        # unfinished chunks are not cached: they fill in while a run goes on
-        if index in self._done:
-            self._cache[index] = labels
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return labels
+        with np.load(self._chunk_path(index)) as archive:
+            data, offsets = archive["frames"].tobytes(), archive["offsets"]
+        frames = [data[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
+        self._cache[index] = frames
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return frames
+
+    def read_chunk(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels ``(frames, H, W)`` and records of finished chunk ``index``."""
+        labels = np.stack([self.decode(frame) for frame in self.encoded_frames(index)])
+        return labels, self.chunk_records(index)
+
+    def chunk_records(self, index: int) -> np.ndarray:
+        with np.load(self._chunk_path(index)) as archive:
+            return archive["records"]
 
     def chunk_of(self, frame: int) -> Chunk:
         if not 0 <= frame < self.shape[0]:
@@ -151,11 +182,20 @@ class LabelStore:
     def frame(self, t: int) -> np.ndarray:
         """Labels of frame ``t`` (zeros where the chunk is not finished yet)."""
         chunk = self.chunk_of(t)
-        return self._chunk_labels(chunk.index)[t - chunk.start]
+        if chunk.index not in self._done:  # it fills in while a run goes on
+            return np.zeros(self.shape[1:], self.dtype)
+        return self.decode(self.encoded_frames(chunk.index)[t - chunk.start])
+
+    def encoded_frame(self, t: int) -> bytes:
+        """Frame ``t`` as stored (see `encode`), background where the chunk is not finished."""
+        chunk = self.chunk_of(t)
+        if chunk.index not in self._done:
+            return self.encode(np.zeros(self.shape[1:], self.dtype))
+        return self.encoded_frames(chunk.index)[t - chunk.start]
 
     def records(self) -> np.ndarray:
         """Every finished chunk's records, in frame order."""
-        parts = [self.read_chunk(i)[1] for i in self.done_chunks]
+        parts = [self.chunk_records(i) for i in self.done_chunks]
         return np.concatenate(parts) if parts else np.zeros(0, TRACK_DTYPE)
 
     # -- lazy array view, for napari and exports ---------------------------------------------------

@@ -17,10 +17,16 @@ from array import array
 from collections import deque
 
 import av
+import cv2
 import numpy as np
 
 from ..errors import FrameReadError, UserInputError
 from .frames import FrameSource
+
+# 8-bit pixel formats whose first plane is the luma (grey) image, one byte a pixel
+LUMA_FIRST_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
+FULL_RANGE = 2  # FFmpeg's AVCOL_RANGE_JPEG; otherwise luma spans 16..235
+LIMITED_TO_FULL_RANGE = np.clip((np.arange(256) - 16) * 255 / 219, 0, 255).round().astype(np.uint8)
 
 
 class VideoFrames(FrameSource):
@@ -72,7 +78,7 @@ class VideoFrames(FrameSource):
         self._pending.appendleft(first)
         self.num_frames = len(self._pts)
         self.height, self.width = first.height, first.width
-        self._last_read = None  # (t, rgb): napari and chunk boundaries read the same frame twice
+        self._last_decoded = None  # (t, av.VideoFrame)
         self.info = {
             "kind": "video",
             **stream_info,
@@ -82,17 +88,39 @@ class VideoFrames(FrameSource):
         }
 
     def _read_frame(self, t: int) -> np.ndarray:
+        return self._convert_decoded(t, self._to_rgb)
+
+    def _read_grey(self, t: int) -> np.ndarray:
+        return self._convert_decoded(t, self._to_grey)
+
+    def _to_rgb(self, frame) -> np.ndarray:
+        return np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=self.width, height=self.height))
+
+    def _to_grey(self, frame) -> np.ndarray:
+        if frame.format.name not in LUMA_FIRST_FORMATS:
+            return cv2.cvtColor(self._to_rgb(frame), cv2.COLOR_RGB2GRAY)
+        # The luma plane is the grey image already: no conversion to RGB and back.
+        plane = frame.planes[0]
+        luma = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[: self.height, : self.width]
+        if frame.format.name.startswith("yuvj") or frame.format.name == "gray" or frame.color_range == FULL_RANGE:
+            return luma.copy()
+        return cv2.LUT(luma, LIMITED_TO_FULL_RANGE)  # video levels 16..235 to 0..255, as RGB conversion does
+
+    def _convert_decoded(self, t: int, convert) -> np.ndarray:
+        """``convert`` of the decoded picture of frame ``t``.
+
+        The conversion runs under the lock too: converting one picture while another thread decoded the
+        next hung inside PyAV (``tests/io/test_video.py``, reads from two threads). The last picture is
+        kept, because napari and chunk boundaries ask for the same frame twice.
+        """
         with self._lock:
             if self._container is None:
                 raise UserInputError(f"{self.path} was closed; open it again to read frame {t}.")
-            if self._last_read is not None and self._last_read[0] == t:
-                return self._last_read[1].copy()
-            if not self._reachable_by_decoding_on(t):
-                self._seek_before(t)
-            frame = self._decode_until(t)
-            rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24", width=self.width, height=self.height))
-            self._last_read = (t, rgb)
-            return rgb.copy()
+            if self._last_decoded is None or self._last_decoded[0] != t:
+                if not self._reachable_by_decoding_on(t):
+                    self._seek_before(t)
+                self._last_decoded = (t, self._decode_until(t))
+            return convert(self._last_decoded[1])
 
     def timestamp_s(self, t: int) -> float:
         """Presentation time of frame ``t`` in seconds after frame 0 (differs from ``t / fps`` in VFR video)."""
@@ -115,7 +143,7 @@ class VideoFrames(FrameSource):
         with self._lock:
             if self._container is not None:
                 self._container.close()
-            self._container, self._packets, self._last_read = None, None, None
+            self._container, self._packets, self._last_decoded = None, None, None
             self._pending.clear()
 
     # -- decoding ---------------------------------------------------------------------------------
