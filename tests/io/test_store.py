@@ -1,6 +1,7 @@
 """The label store: atomic chunks, resume bookkeeping, lazy reading, exports."""
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import tifffile
 
 from napari_sam2_longvideo.engine.chunks import chunk_plan
 from napari_sam2_longvideo.engine.overlaps import TRACK_DTYPE
+from napari_sam2_longvideo.errors import UserInputError
 from napari_sam2_longvideo.io.export import write_labels_tiff, write_tracks_csv
 from napari_sam2_longvideo.io.store import LabelStore
 
@@ -73,3 +75,45 @@ def test_exports_round_trip(store, tmp_path):
         rows = list(csv.DictReader(handle))
     assert [r["frame"] for r in rows] == [str(t) for t in range(10)]
     assert rows[0]["centroid_y"] == "" and rows[0]["lost"] == "0"
+
+
+def test_labels_tif_holds_the_stored_frames_byte_for_byte(store, tmp_path):
+    """The TIFF's pages are the store's compressed frames, copied: nothing is compressed twice."""
+    for chunk in store.chunks:
+        store.write_chunk(chunk, *chunk_data(chunk))
+    path = write_labels_tiff(store, tmp_path / "labels.tif")
+    with tifffile.TiffFile(path) as tif, open(path, "rb") as raw:
+        assert len(tif.pages) == 10
+        for t, page in enumerate(tif.pages):
+            assert page.compression == tifffile.COMPRESSION.ADOBE_DEFLATE and len(page.dataoffsets) == 1
+            raw.seek(page.dataoffsets[0])
+            assert raw.read(page.databytecounts[0]) == store.encoded_frame(t)
+
+
+def test_sixteen_bit_labels_round_trip_through_the_store_and_the_tiff(tmp_path):
+    store = LabelStore.create(tmp_path / "store", (3, 5, 7), np.uint16, chunk_plan(3, 2))
+    full = np.zeros((3, 5, 7), np.uint16)
+    full[1, 2, 3], full[2, 4, 6] = 300, 65535
+    for chunk in store.chunks:
+        store.write_chunk(chunk, full[chunk.start : chunk.stop], np.zeros(0, TRACK_DTYPE))
+    reopened = LabelStore.open(tmp_path / "store")
+    np.testing.assert_array_equal(reopened[:], full)
+    written = tifffile.imread(write_labels_tiff(reopened, tmp_path / "labels.tif"))
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written, full)
+
+
+def test_a_store_from_before_the_per_frame_format_is_refused_with_what_to_do(store, tmp_path):
+    index = tmp_path / "store" / "store.json"
+    old = json.loads(index.read_text())
+    del old["format"]
+    index.write_text(json.dumps(old))
+    with pytest.raises(UserInputError, match=r"earlier version.*start over.*--overwrite"):
+        LabelStore.open(tmp_path / "store")
+
+
+def test_an_unfinished_chunk_exports_as_background(store, tmp_path):
+    store.write_chunk(store.chunks[0], *chunk_data(store.chunks[0]))
+    written = tifffile.imread(write_labels_tiff(store, tmp_path / "labels.tif"))
+    np.testing.assert_array_equal(written[:4], chunk_data(store.chunks[0])[0])
+    assert not written[4:].any()
