@@ -31,12 +31,24 @@ class FramePrediction:
         above 0, and where several claim it the highest logit wins.
     scores : numpy.ndarray
         ``(N,)`` float in [0, 1]: the backend's confidence that each animal is visible.
+    bounds : numpy.ndarray, optional
+        ``(N, 4)`` int ``x0, y0, x1, y1`` (ends excluded): each animal's logits are at most 0 outside
+        its bounds, so the tracker looks only there. A backend that knows where its masks are (the
+        contrast backend) saves the tracker a pass over whole frames; None means anywhere.
     """
 
     frame: int
     animal_ids: tuple[int, ...]
     logits: np.ndarray
     scores: np.ndarray
+    bounds: np.ndarray | None = None
+
+    def bounds_or_frame(self) -> np.ndarray:
+        """``bounds``, or the whole frame for every animal where the backend gave none."""
+        if self.bounds is not None:
+            return self.bounds
+        height, width = self.logits.shape[1:]
+        return np.tile(np.array([0, 0, width, height]), (len(self.animal_ids), 1))
 
 
 @runtime_checkable

@@ -117,6 +117,19 @@ def centre(pixels: np.ndarray, width: int) -> np.ndarray:
     return np.array([rows.mean(), cols.mean()])
 
 
+def bounding_box(pixel_sets, width: int) -> tuple[int, int, int, int]:
+    """``x0, y0, x1, y1`` (ends excluded) around every pixel of the flat-index arrays in ``pixel_sets``;
+    all zeros when they hold none."""
+    pixels = [p for p in pixel_sets if len(p)]
+    if not pixels:
+        return 0, 0, 0, 0
+    # the smallest and largest flat index are on the first and last rows; columns need a division
+    first, last = min(int(p.min()) for p in pixels), max(int(p.max()) for p in pixels)
+    cols = [p % width for p in pixels]
+    left, right = min(int(c.min()) for c in cols), max(int(c.max()) for c in cols)
+    return left, first // width, right + 1, last // width + 1
+
+
 def shifted(pixels: np.ndarray, shift: np.ndarray, shape: tuple[int, int], cols: np.ndarray | None = None) -> np.ndarray:
     """``pixels`` moved by ``(dy, dx)`` (rounded), dropping those that leave the frame; ``cols`` (the
     pixels' columns) may be given when known, which saves a division per pixel."""

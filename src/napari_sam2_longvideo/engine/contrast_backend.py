@@ -23,7 +23,7 @@ from ..errors import UserInputError
 from .backend import FramePrediction
 from .background import FloorModel, animals_are_dark, arena_mask, learn_floor
 from .blob_tracks import AnimalTrack, assign_blobs, load_handover, save_handover
-from .blobs import Blobs, find_blobs
+from .blobs import Blobs, bounding_box, find_blobs
 from .touching import split_blob
 
 OWN, SHARED, OUTSIDE = 2.0, 1.0, -1.0
@@ -239,6 +239,7 @@ class ContrastSession:
                     tracks[animal] = self._track_from_prompt(frame, animal, pixels, reverse)
                 followed = {a: t for a, t in tracks.items() if a not in prompted}
                 scores = np.zeros(len(animals), np.float32)
+                claimed: dict[int, list[np.ndarray]] = {}  # row -> the pixels its logits are above 0 on
                 if followed:
                     blobs, logits = ahead.get(frame)
                     for pixels in prompted.values():
@@ -249,16 +250,19 @@ class ContrastSession:
                         for blob_pixels in shared.get(animal, ()):
                             logits[row, blob_pixels] = SHARED
                         logits[row, parts[animal]] = OWN
+                        claimed[row] = [parts[animal], *shared.get(animal, ())]
                         scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
                         track.update(parts[animal], alone=animal not in shared)
                 else:
                     logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
                 for animal, pixels in prompted.items():
                     logits[animals.index(animal), pixels] = OWN
+                    claimed[animals.index(animal)] = [pixels]
                     scores[animals.index(animal)] = SCORE_ALONE if len(pixels) else 0.0
                 if not reverse and scores.any():
                     self._last_seen = (frame, {a: t.copy() for a, t in tracks.items()})
-                yield FramePrediction(frame, animals, logits.reshape((len(animals),) + self.shape), scores)
+                bounds = np.array([bounding_box(claimed.get(row, ()), self.shape[1]) for row in range(len(animals))])
+                yield FramePrediction(frame, animals, logits.reshape((len(animals),) + self.shape), scores, bounds)
 
     def _track_from_prompt(self, frame: int, animal: int, pixels: np.ndarray, reverse: bool) -> AnimalTrack:
         """A fresh track, or the one the chunk before handed over where this is its carried mask."""

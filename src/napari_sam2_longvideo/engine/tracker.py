@@ -202,20 +202,23 @@ def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePred
         tuple(prediction.animal_ids[i] for i in rows),
         prediction.logits[rows].astype(dtype, copy=False),
         prediction.scores[rows],
+        None if prediction.bounds is None else prediction.bounds[rows],
     )
 
 
 def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
     ids = tuple(a for p in parts for a in p.animal_ids)
     if len(parts) == 1:
-        logits, scores = parts[0].logits, parts[0].scores
+        logits, scores, bounds = parts[0].logits, parts[0].scores, parts[0].bounds
     elif parts:
         logits = np.concatenate([p.logits.astype(np.float32, copy=False) for p in parts])
         scores = np.concatenate([p.scores for p in parts])
+        bounds = np.concatenate([p.bounds_or_frame() for p in parts])
     else:
         logits = np.zeros((0, frames.height, frames.width), np.float32)
         scores = np.zeros(0, np.float32)
-    labels, merged = resolve_overlaps(logits, ids, dtype)
+        bounds = None
+    labels, merged = resolve_overlaps(logits, ids, dtype, bounds)
     records = frame_records(
         frame,
         labels,
@@ -225,5 +228,6 @@ def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
         prompted=prompted,
         reanchored={a for f, a in seeds.reanchored if f == frame},
         detector_conf={a: c for (f, a), c in seeds.detector_conf.items() if f == frame},
+        bounds=None if bounds is None else dict(zip(ids, bounds)),
     )
     return labels, records
