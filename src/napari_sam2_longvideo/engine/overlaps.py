@@ -58,17 +58,22 @@ def resolve_overlaps(
     # A running maximum that starts at 0, so that only logits above 0 compete; ties go to the animal
     # listed first. OpenCV's masked arithmetic works in place (on views of each animal's bounds), about
     # twice as fast as numpy's masked copies, and this runs on every frame.
-    best = np.zeros((height, width), np.float32)
+    # `best` spans only the boxes' union: a fresh full frame of float32 per frame costs more than the rest
+    live = boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])]
+    left, top = live[:, :2].min(axis=0) if len(live) else (0, 0)
+    right, bottom = live[:, 2:].max(axis=0) if len(live) else (0, 0)
+    best = np.zeros((bottom - top, right - left), np.float32)
     own = []  # 255 where each animal's own logit is above 0, inside its box
     for i, (animal, (x0, y0, x1, y1)) in enumerate(zip(animal_ids, boxes)):
         if x1 <= x0 or y1 <= y0:
             own.append(None)
             continue
         logit, region = logits[i, y0:y1, x0:x1], (slice(y0, y1), slice(x0, x1))
-        better = cv2.compare(logit, best[region], cv2.CMP_GT)
+        best_here = best[y0 - top : y1 - top, x0 - left : x1 - left]
+        better = cv2.compare(logit, best_here, cv2.CMP_GT)
         cv2.subtract(labels[region], labels[region], dst=labels[region], mask=better)
         cv2.add(labels[region], int(animal), dst=labels[region], mask=better)
-        cv2.max(best[region], logit, dst=best[region])
+        cv2.max(best_here, logit, dst=best_here)
         own.append(cv2.compare(logit, 0, cv2.CMP_GT))
     areas = [cv2.countNonZero(mask) if mask is not None else 0 for mask in own]
     for i in range(n):
