@@ -2,19 +2,16 @@
 
 It sits behind the same protocol as SAM2, so chunks, identities, detectors and resuming work unchanged.
 Each frame's foreground (pixels that differ from the floor on the animals' side by more than the
-threshold, specks removed, holes filled) is cut into blobs (`blobs.find_blobs`, in a worker thread a few
-frames ahead). A blob goes to the animal whose mask it overlaps; a blob that several animals need
-(animals touching) is split between them by a watershed seeded where each is expected, and each of
-them is also given the whole blob at a lower logit than its own part, so the tracker keeps the split and
-flags those frames ``merged``. An animal with no blob is lost (no pixel, score 0) and keeps its label
+threshold, specks removed, holes filled) is cut into blobs (`blobs.find_blobs`). A blob goes to the
+animal whose mask it overlaps; a blob that several animals need (animals touching) is split between
+them by a watershed seeded where each is expected, and each of them is also given the whole blob at a
+lower logit than its own part, so the tracker keeps the split and flags those frames ``merged``. An animal with no blob is lost (no pixel, score 0) and keeps its label
 free until a blob appears where it was last seen, or a free blob appears anywhere.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +27,6 @@ OWN, SHARED, OUTSIDE = 2.0, 1.0, -1.0
 SCORE_ALONE, SCORE_SHARED = 1.0, 0.5
 MIN_AREA_FRACTION = 0.2  # of the smallest prompted animal: specks and tails are smaller
 PROMPT_REACH = 5  # pixels: a click this close to an animal's edge still picks the animal
-READ_AHEAD = 4  # frames whose blobs the worker thread finds before they are asked for
 HANDOVER_FILE = "contrast_tracks.npz"
 
 
@@ -222,47 +218,36 @@ class ContrastSession:
         min_area = self.backend.min_area
         pixel_count = self.shape[0] * self.shape[1]
 
-        def prepare(frame: int):
-            """In the worker: all of a frame's work that does not depend on the frame before."""
-            blobs = self.backend.blobs(self.frames, frame, min_area)
-            for blob in blobs.big(min_area):
-                blobs.pixels(blob)
-            return blobs, np.full((len(animals), pixel_count), OUTSIDE, np.float32)
-
-        # frames on which every animal is prompted need no segmentation (the chunk's carried frame)
-        to_segment = [f for f in order if f not in prompt_frames or len(self._prompted(f)) < len(animals)]
         tracks: dict[int, AnimalTrack] = {}
-        with BlobsAhead(prepare, to_segment) as ahead:
-            for frame in order:
-                prompted = self._prompted(frame) if frame in prompt_frames else {}
-                for animal, pixels in prompted.items():
-                    tracks[animal] = self._track_from_prompt(frame, animal, pixels, reverse)
-                followed = {a: t for a, t in tracks.items() if a not in prompted}
-                scores = np.zeros(len(animals), np.float32)
-                claimed: dict[int, list[np.ndarray]] = {}  # row -> the pixels its logits are above 0 on
-                if followed:
-                    blobs, logits = ahead.get(frame)
-                    for pixels in prompted.values():
-                        blobs.forget(pixels)  # a prompted animal's pixels are no one else's
-                    parts, shared = assign_blobs(blobs, followed, min_area, self.shape)
-                    for animal, track in followed.items():
-                        row = animals.index(animal)
-                        for blob_pixels in shared.get(animal, ()):
-                            logits[row, blob_pixels] = SHARED
-                        logits[row, parts[animal]] = OWN
-                        claimed[row] = [parts[animal], *shared.get(animal, ())]
-                        scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
-                        track.update(parts[animal], alone=animal not in shared)
-                else:
-                    logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
-                for animal, pixels in prompted.items():
-                    logits[animals.index(animal), pixels] = OWN
-                    claimed[animals.index(animal)] = [pixels]
-                    scores[animals.index(animal)] = SCORE_ALONE if len(pixels) else 0.0
-                if not reverse and scores.any():
-                    self._last_seen = (frame, {a: t.copy() for a, t in tracks.items()})
-                bounds = np.array([bounding_box(claimed.get(row, ()), self.shape[1]) for row in range(len(animals))])
-                yield FramePrediction(frame, animals, logits.reshape((len(animals),) + self.shape), scores, bounds)
+        for frame in order:
+            prompted = self._prompted(frame) if frame in prompt_frames else {}
+            for animal, pixels in prompted.items():
+                tracks[animal] = self._track_from_prompt(frame, animal, pixels, reverse)
+            followed = {a: t for a, t in tracks.items() if a not in prompted}
+            scores = np.zeros(len(animals), np.float32)
+            logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
+            claimed: dict[int, list[np.ndarray]] = {}  # row -> the pixels its logits are above 0 on
+            if followed:
+                blobs = self.backend.blobs(self.frames, frame, min_area)
+                for pixels in prompted.values():
+                    blobs.forget(pixels)  # a prompted animal's pixels are no one else's
+                parts, shared = assign_blobs(blobs, followed, min_area, self.shape)
+                for animal, track in followed.items():
+                    row = animals.index(animal)
+                    for blob_pixels in shared.get(animal, ()):
+                        logits[row, blob_pixels] = SHARED
+                    logits[row, parts[animal]] = OWN
+                    claimed[row] = [parts[animal], *shared.get(animal, ())]
+                    scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
+                    track.update(parts[animal], alone=animal not in shared)
+            for animal, pixels in prompted.items():
+                logits[animals.index(animal), pixels] = OWN
+                claimed[animals.index(animal)] = [pixels]
+                scores[animals.index(animal)] = SCORE_ALONE if len(pixels) else 0.0
+            if not reverse and scores.any():
+                self._last_seen = (frame, {a: t.copy() for a, t in tracks.items()})
+            bounds = np.array([bounding_box(claimed.get(row, ()), self.shape[1]) for row in range(len(animals))])
+            yield FramePrediction(frame, animals, logits.reshape((len(animals),) + self.shape), scores, bounds)
 
     def _track_from_prompt(self, frame: int, animal: int, pixels: np.ndarray, reverse: bool) -> AnimalTrack:
         """A fresh track, or the one the chunk before handed over where this is its carried mask."""
@@ -278,44 +263,6 @@ class ContrastSession:
         self.boxes.clear()
         self.masks.clear()
         self._resolved.clear()
-
-
-class BlobsAhead:
-    """Finds the blobs of the coming frames in a worker thread while the caller works on the current one.
-
-    Decoding and OpenCV release the GIL, so on two cores this hides most of the per-frame segmentation
-    behind the tracker's own work. A frame that cannot be read raises when it is asked for, in order.
-    """
-
-    def __init__(self, find, frames_in_order, ahead: int = READ_AHEAD):
-        self._find, self._frames = find, iter(frames_in_order)
-        self._pending: deque = deque()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contrast-blobs")
-        for _ in range(ahead):
-            self._submit()
-
-    def _submit(self) -> None:
-        frame = next(self._frames, None)
-        if frame is not None:
-            self._pending.append((frame, self._worker.submit(self._find, frame)))
-
-    def get(self, frame: int):
-        while self._pending and self._pending[0][0] != frame:  # skipped by the caller: not needed
-            self._pending.popleft()[1].cancel()
-            self._submit()
-        if not self._pending:
-            return self._find(frame)
-        blobs = self._pending.popleft()[1].result()
-        self._submit()
-        return blobs
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        for _, future in self._pending:
-            future.cancel()
-        self._worker.shutdown(wait=True)
 
 
 def _blob_near(blobs: Blobs, y: int, x: int) -> int:
