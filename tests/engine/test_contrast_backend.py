@@ -140,6 +140,24 @@ def test_split_blob_without_a_neck_follows_the_expected_masks():
     assert sum(len(part) for part in parts) == blob.sum()
 
 
+def test_split_blob_without_a_neck_cuts_overlapping_expected_masks_between_their_centres():
+    shape = (80, 100)
+    bodies = []
+    for row in (28, 40, 52):  # three abreast, each overlapping its neighbours by half: no neck anywhere
+        body = np.zeros(shape, np.uint8)
+        cv2.ellipse(body, (50, row), (30, 12), 0, 0, 360, 1, -1)
+        bodies.append(body > 0)
+    blob = bodies[0] | bodies[1] | bodies[2]
+    centres = np.array([[28, 50], [40, 50], [52, 50]], float)
+    parts = split_blob(_flat(blob), [_flat(b) for b in bodies], centres, [int(b.sum()) for b in bodies], shape)
+    rows = np.arange(shape[0])[:, None] + np.zeros(shape, int)
+    for upper, lower, middle in ((0, 1, 34), (1, 2, 46)):
+        overlap = bodies[upper] & bodies[lower]
+        assert np.isin(_flat(overlap & (rows < middle)), parts[upper]).all()
+        assert np.isin(_flat(overlap & (rows > middle)), parts[lower]).all()
+    assert sum(len(part) for part in parts) == blob.sum()
+
+
 @pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")
 def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_path):
     prompts = tmp_path / "clicks.csv"
