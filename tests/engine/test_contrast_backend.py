@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from napari_sam2_longvideo.engine.chunks import chunk_plan
-from napari_sam2_longvideo.engine.blobs import fill_holes
+from napari_sam2_longvideo.engine.blob_tracks import AnimalTrack
+from napari_sam2_longvideo.engine.blobs import centre, fill_holes
 from napari_sam2_longvideo.engine.contrast_backend import ContrastBackend
 from napari_sam2_longvideo.engine.touching import split_blob
 from napari_sam2_longvideo.engine.overlaps import label_dtype
@@ -156,6 +157,37 @@ def test_split_blob_without_a_neck_cuts_overlapping_expected_masks_between_their
         assert np.isin(_flat(overlap & (rows < middle)), parts[upper]).all()
         assert np.isin(_flat(overlap & (rows > middle)), parts[lower]).all()
     assert sum(len(part) for part in parts) == blob.sum()
+
+
+def _ellipse(shape, row, col, axes=(15, 8), angle=0):
+    mask = np.zeros(shape, np.uint8)
+    cv2.ellipse(mask, (col, row), axes, angle, 0, 360, 1, -1)
+    return _flat(mask)
+
+
+def test_a_touching_animal_is_centred_on_its_whole_body_not_on_the_part_it_was_given():
+    shape = (60, 120)
+    track = AnimalTrack(_ellipse(shape, 30, 30), shape)
+    track.update(_ellipse(shape, 30, 34))  # alone, moving right
+    body, other = _ellipse(shape, 30, 36), _ellipse(shape, 30, 56)  # where it was expected; another ahead
+    part = np.setdiff1d(body, other)  # the overlap went to the other
+    track.update(part, [np.union1d(body, other)])
+    assert abs(centre(part, shape[1])[1] - 36) > 1.5
+    assert np.allclose(track.centre, [30, 36], atol=0.5)
+    assert track.velocity[1] > 1.5  # it is not slowed down by what the other hides
+
+
+def test_a_touching_animal_that_is_not_where_it_was_expected_is_centred_on_its_part():
+    shape = (60, 120)
+    track = AnimalTrack(_ellipse(shape, 30, 30), shape)
+    track.update(_ellipse(shape, 30, 34))
+    # it went up instead (a jump, at a low frame rate): half its expected mask is on the floor, so what
+    # its part lacks is not known to be under the other where it was expected
+    body, other = _ellipse(shape, 18, 40), _ellipse(shape, 26, 54)
+    part = np.setdiff1d(body, other)
+    assert len(part) < len(body) - 50
+    track.update(part, [np.union1d(body, other)])
+    assert np.allclose(track.centre, centre(part, shape[1]))
 
 
 @pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")

@@ -247,7 +247,7 @@ class ContrastSession:
                             logits[row, blob_pixels] = SHARED
                         logits[row, parts[animal]] = OWN
                         scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
-                        track.update(parts[animal], alone=animal not in shared)
+                        track.update(parts[animal], shared.get(animal, ()))
                 else:
                     logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
                 for animal, pixels in prompted.items():
