@@ -43,14 +43,27 @@ def iou(a, b):
 
 
 @pytest.mark.parametrize("dark_on_light", [True, False])
-@pytest.mark.parametrize("num_animals", [2])  # three animals crossing at once still swap: issue 5 stays open
-def test_animals_are_segmented_and_keep_their_identity_through_touching_and_crossing(tmp_path, dark_on_light, num_animals):
-    clip = crossing_ellipses(num_frames=60, height=120, width=160, num_animals=num_animals,
+@pytest.mark.parametrize(
+    ("num_animals", "height", "width", "chunk_size"),
+    [
+        (2, 120, 160, 15),
+        (3, 120, 160, 15),
+        # three abreast at once, at the size where the parts' centres used to lag until two swapped
+        (3, 240, 320, 15),
+        (3, 240, 320, 10),  # the crossing's middle (frame 30) on a chunk's first frame
+        (4, 240, 320, 15),
+    ],
+)
+def test_animals_are_segmented_and_keep_their_identity_through_touching_and_crossing(
+    tmp_path, dark_on_light, num_animals, height, width, chunk_size
+):
+    clip = crossing_ellipses(num_frames=60, height=height, width=width, num_animals=num_animals,
                              dark_on_light=dark_on_light, seed=3)
-    labels, records, backend = track_clip(tmp_path, clip)
+    labels, records, backend = track_clip(tmp_path, clip, chunk_size=chunk_size)
     assert backend.dark is dark_on_light
 
-    near = [cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0 for m in clip.full_masks.reshape(-1, 120, 160)]
+    near = [cv2.dilate(m.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            for m in clip.full_masks.reshape(-1, height, width)]
     near = np.array(near).reshape(clip.full_masks.shape)
     apart = [t for t in range(60) if not any(
         np.logical_and(near[t, i], near[t, j]).any() for i in range(num_animals) for j in range(i + 1, num_animals))]
@@ -59,6 +72,18 @@ def test_animals_are_segmented_and_keep_their_identity_through_touching_and_cros
     assert np.mean(scores) >= 0.9, np.mean(scores)
     # no swap: on the last frame (apart again) each label sits on the ellipse it was prompted on
     for k in range(num_animals):
+        assert iou(labels[-1] == k + 1, clip.truth[-1] == k + 1) > 0.8
+
+
+@pytest.mark.parametrize(("height", "width"), [(120, 160), (240, 320)])
+def test_three_abreast_with_the_middle_one_half_hidden_keep_their_identity(tmp_path, height, width):
+    # rows 0.08 of the height apart: the outer two touch each other and hide half of the middle one
+    clip = crossing_ellipses(num_frames=60, height=height, width=width, num_animals=3, seed=3, spacing=0.08)
+    labels, _, _ = track_clip(tmp_path, clip)
+    ends = [*range(5), *range(55, 60)]  # the outer two touch all along; only these are clear of the crossing
+    scores = [iou(labels[t] == k + 1, clip.truth[t] == k + 1) for t in ends for k in range(3)]
+    assert np.mean(scores) >= 0.9, np.mean(scores)
+    for k in range(3):
         assert iou(labels[-1] == k + 1, clip.truth[-1] == k + 1) > 0.8
 
 
