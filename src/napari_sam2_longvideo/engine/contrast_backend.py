@@ -239,7 +239,7 @@ class ContrastSession:
                     logits[row, parts[animal]] = OWN
                     claimed[row] = [parts[animal], *shared.get(animal, ())]
                     scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
-                    track.update(parts[animal], alone=animal not in shared)
+                    track.update(parts[animal], shared.get(animal, ()))
             for animal, pixels in prompted.items():
                 logits[animals.index(animal), pixels] = OWN
                 claimed[animals.index(animal)] = [pixels]

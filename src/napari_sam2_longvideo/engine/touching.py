@@ -10,7 +10,8 @@ Two ways, tried in this order:
    between frames and overlaps say little.
 2. **From where each animal is expected.** Where bodies overlap so much that there is no neck (one
    animal walks over another), each animal's expected mask (its last whole mask moved on at its speed,
-   see `blob_tracks.AnimalTrack`) seeds the same watershed from the pixels only it covers.
+   see `blob_tracks.AnimalTrack`) seeds the same watershed from the pixels only it covers, and from the
+   pixels several cover that lie nearer its predicted centre than the others'.
 
 Both are `skimage.segmentation.watershed` over OpenCV's distance transform, on the blob's bounding box.
 """
@@ -115,9 +116,17 @@ def _split_at_necks(distance: np.ndarray, inside: np.ndarray, count: int, min_pa
 
 
 def _expected_markers(expected, centres, inside, top, left, width) -> np.ndarray:
-    """Watershed markers: the blob pixels only animal ``i``'s expected mask covers are ``i + 1``; an
-    animal whose expected mask has none of its own (another covers it) starts from the free blob pixel
-    nearest its predicted centre, so it keeps a part and its place in the tracking."""
+    """Watershed markers: the blob pixels only animal ``i``'s expected mask covers are ``i + 1``, and so
+    are those several expected masks cover where ``i``'s predicted centre is the nearest of theirs; an
+    animal left with no marker (the others' cover its expected mask nearer their centres) starts from
+    the free blob pixel nearest its predicted centre, so it keeps a part and its place in the tracking.
+
+    Overlapping expected masks are cut between their centres rather than left to the watershed: over
+    the distance from the floor, an overlap goes to whichever seed reaches it first through the blob's
+    deeper parts, not to the animal it is nearer. With three animals abreast one of them takes the
+    overlaps, and the others' parts (their centres, and so their next expected masks) shrink away from
+    it frame after frame until two of them change places.
+    """
     box = inside.shape
     claims = np.zeros((len(expected),) + box, bool)
     for i, pixels in enumerate(expected):
@@ -125,12 +134,18 @@ def _expected_markers(expected, centres, inside, top, left, width) -> np.ndarray
         keep = (seed_rows > top) & (seed_rows < top + box[0]) & (seed_cols > left) & (seed_cols < left + box[1])
         claims[i, seed_rows[keep] - top, seed_cols[keep] - left] = True
     claims &= inside
-    own = claims & (claims.sum(axis=0) == 1)
+    count = claims.sum(axis=0)
     markers = np.zeros(box, np.int32)
+    markers[count == 1] = np.argmax(claims[:, count == 1], axis=0) + 1
+    shared_rows, shared_cols = np.nonzero(count > 1)
+    if len(shared_rows):
+        gaps = np.stack([np.hypot(shared_rows + top - y, shared_cols + left - x) for y, x in centres])
+        gaps[~claims[:, shared_rows, shared_cols]] = np.inf
+        markers[shared_rows, shared_cols] = np.argmin(gaps, axis=0) + 1
+    has_marker = np.bincount(markers.ravel(), minlength=len(expected) + 1)[1:] > 0
     rows, cols = np.nonzero(inside)
     for i in range(len(expected)):
-        if own[i].any():
-            markers[own[i]] = i + 1
+        if has_marker[i]:
             continue
         free = markers[rows, cols] == 0
         gap = np.hypot(rows + top - centres[i][0], cols + left - centres[i][1])

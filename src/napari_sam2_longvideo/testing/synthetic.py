@@ -57,18 +57,21 @@ def crossing_ellipses(
     num_animals: int = 2,
     dark_on_light: bool = True,
     seed: int = 0,
+    spacing: float = 0.1,
 ) -> SyntheticClip:
     """Ellipses that start apart, meet in the middle of the clip (touching and overlapping), and part.
 
     Animal k travels along its own row from one side to the other, alternating directions, so each pair of
-    neighbours crosses once at about half the clip's length. The floor is textured noise so a background
-    model has something to ignore.
+    neighbours crosses once at about half the clip's length. Neighbouring rows are ``spacing`` of the
+    height apart; an ellipse is 0.16 of the height tall, so neighbours overlap where they pass, and with
+    three at 0.08 the middle one is about half hidden. The floor is textured noise so a background model
+    has something to ignore.
     """
     rng = np.random.default_rng(seed)
     floor_level, animal_level = (200, 40) if dark_on_light else (40, 200)
     floor = rng.normal(floor_level, 12, size=(height, width)).clip(0, 255)
     axes = (max(6.0, width * 0.11), max(4.0, height * 0.08))
-    spread = 0.05 * height * (num_animals - 1)  # neighbours 10% of the height apart: they overlap when level
+    spread = 0.5 * spacing * height * (num_animals - 1)
     rows = np.linspace(height / 2 - spread, height / 2 + spread, num_animals)
     left, right = width * 0.18, width * 0.82
 
