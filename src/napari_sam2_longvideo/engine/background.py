@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import cv2
@@ -37,7 +38,23 @@ FLAT_FRAME_STD, BLACK_FRAME_LEVEL = 4.0, 4.0
 
 def brightness(frame_grey: np.ndarray) -> float:
     """The frame's typical grey level: the median of every fourth pixel of every fourth row."""
-    return float(np.median(frame_grey[::4, ::4]))
+    return level_and_spread(frame_grey)[0]
+
+
+def level_and_spread(frame_grey: np.ndarray) -> tuple[float, float]:
+    """Median and standard deviation of every fourth pixel of every fourth row.
+
+    Both come from one histogram of the sample (grey levels are 0..255): several times faster than
+    ``numpy.median`` and ``std`` on every frame, with the same values.
+    """
+    counts = np.bincount(frame_grey[::4, ::4].ravel(), minlength=256).astype(np.float64)
+    cumulative = np.cumsum(counts)
+    total = cumulative[-1]
+    # the values at the two middle places of the sorted sample (the same place when there are an odd many)
+    middle = np.searchsorted(cumulative, [(total - 1) // 2, total // 2], side="right")
+    values = np.arange(256)
+    mean = counts @ values / total
+    return float(middle.mean()), float(np.sqrt(counts @ (values - mean) ** 2 / total))
 
 
 @dataclass
@@ -61,7 +78,7 @@ class FloorModel:
     threshold: float
     min_area: int | None = None
 
-    @property
+    @cached_property
     def floor_level(self) -> float:
         return brightness(self.background)
 
@@ -108,7 +125,7 @@ def learn_floor(frames, dark: bool, arena: np.ndarray, samples: int = SAMPLES) -
             stack.append(frames.read_grey(int(t)))
         except FrameReadError:
             continue  # the floor shows in the other samples; tracking reports the frame when it gets there
-    usable = [image for image in stack if _shows_floor(image, brightness(image))]
+    usable = [image for image in stack if _shows_floor(*level_and_spread(image))]
     if not usable:
         raise UserInputError(
             f"None of the frames sampled from {frames.path} shows a floor to compare animals with "
@@ -122,8 +139,8 @@ def learn_floor(frames, dark: bool, arena: np.ndarray, samples: int = SAMPLES) -
     return FloorModel(background, dark, otsu_threshold(contrast))
 
 
-def _shows_floor(frame_grey: np.ndarray, level: float) -> bool:
-    return level >= BLACK_FRAME_LEVEL and float(frame_grey[::4, ::4].std()) >= FLAT_FRAME_STD
+def _shows_floor(level: float, spread: float) -> bool:
+    return level >= BLACK_FRAME_LEVEL and spread >= FLAT_FRAME_STD
 
 
 def normalised(frame_grey: np.ndarray, floor_level: float) -> np.ndarray | None:
@@ -132,8 +149,8 @@ def normalised(frame_grey: np.ndarray, floor_level: float) -> np.ndarray | None:
     Cameras drift in exposure, which a fixed threshold would read as animals everywhere; and some
     recordings hold black or white frames (the two-mice clip has a few) on which nothing can be seen.
     """
-    level = brightness(frame_grey)
-    if not _shows_floor(frame_grey, level):
+    level, spread = level_and_spread(frame_grey)
+    if not _shows_floor(level, spread):
         return None
     return cv2.convertScaleAbs(frame_grey, alpha=floor_level / max(level, 1.0))
 
