@@ -88,10 +88,8 @@ def _clipped(bounds, n: int, height: int, width: int) -> np.ndarray:
     """``(n, 4)`` int boxes inside the frame; the whole frame where ``bounds`` is None."""
     if bounds is None:
         return np.tile(np.array([0, 0, width, height]), (n, 1))
-    boxes = np.asarray(bounds, np.int64).reshape(n, 4).copy()
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    return boxes
+    boxes = np.maximum(np.asarray(bounds, np.int64).reshape(n, 4), 0)
+    return np.minimum(boxes, [width, height, width, height])
 
 
 def _shared_pixels(mask_a, box_a, mask_b, box_b) -> int:

@@ -111,11 +111,10 @@ def track(
             labels[frame - chunk.start] = frame_labels
             flag_jumps(frame_record, records[-1] if records else before)
             records.append(frame_record)
-            for row in frame_record[~frame_record["lost"]]:
-                last_centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
             tracked += 1
             yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
         records = np.concatenate(records)
+        last_centers.update(_last_centers(records, animals, only_seen=True))
         store.write_chunk(chunk, labels, records)
         written = (chunk.index, labels, records)
         lost = tuple(a for a, mask in carry_masks(labels, animals, chunk.start)[1].items() if not mask.any())
@@ -142,11 +141,15 @@ def carry_masks(labels: np.ndarray, animals, first_frame: int, max_blank: int = 
     return first_frame + last, {a: labels[last] == a for a in animals}
 
 
-def _last_centers(records: np.ndarray, animals) -> dict[int, np.ndarray | None]:
-    """Where each animal was last seen, ``(x, y)``, from the records of the finished chunks."""
-    centers = dict.fromkeys(animals)
-    for row in records[~records["lost"]]:
-        centers[int(row["animal"])] = np.array([row["centroid_x"], row["centroid_y"]])
+def _last_centers(records: np.ndarray, animals, only_seen: bool = False) -> dict[int, np.ndarray | None]:
+    """Where each animal was last seen in ``records``, ``(x, y)``; None for animals never seen there
+    (left out with ``only_seen``)."""
+    centers = {} if only_seen else dict.fromkeys(animals)
+    seen = records[~records["lost"]]
+    for animal in animals:
+        rows = seen[seen["animal"] == animal]
+        if len(rows):
+            centers[animal] = np.array([rows[-1]["centroid_x"], rows[-1]["centroid_y"]])
     return centers
 
 
