@@ -5,8 +5,11 @@
 prints a Markdown table (for docs/benchmarks.md). Decoding is timed in this process through the same
 frame reader the command uses, both as RGB (what napari and SAM2 read) and as grey (what the contrast
 backend reads); the command runs as a user runs it, start-up, learning the floor and file writing
-included. The three are timed in turn, ``--repeats`` times, and each row gives the median, so that a
-burst of other work on the machine shifts all of them alike.
+included. The command runs twice per round, on all frames and on the first `SHORT` frames
+(``--max-frames``): the difference is what the frames in between cost, without start-up, learning the
+floor and writing files, which a long video spreads over many more frames. Everything is timed in turn,
+``--repeats`` times, and each row gives the median, so that a burst of other work on the machine shifts
+all of them alike.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from napari_sam2_longvideo.io.frames import open_frames
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = REPO.parent / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
+SHORT = 300
 
 
 def decode_seconds(grey: bool) -> tuple[float, int]:
@@ -35,12 +39,12 @@ def decode_seconds(grey: bool) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def command_seconds(scratch: Path) -> float:
+def command_seconds(scratch: Path, max_frames: int | None = None) -> float:
     prompts = scratch / "clicks.csv"
     prompts.write_text("frame,y,x,animal,positive\n0,60,185,1,1\n0,250,275,2,1\n")
     command = [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(VIDEO), "--prompts",
                str(prompts), "--out", str(scratch / "run"), "--backend", "contrast", "--chunk-size", "200",
-               "--quiet", "--overwrite"]
+               "--quiet", "--overwrite"] + (["--max-frames", str(max_frames)] if max_frames else [])
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
@@ -50,14 +54,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    rgb, grey, whole = [], [], []
+    rgb, grey, whole, short = [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.repeats):
             seconds, count = decode_seconds(grey=False)
             rgb.append(seconds)
             grey.append(decode_seconds(grey=True)[0])
             whole.append(command_seconds(Path(scratch)))
-    rgb, grey, whole = statistics.median(rgb), statistics.median(grey), statistics.median(whole)
+            short.append(command_seconds(Path(scratch), SHORT))
+    rgb, grey, whole, short = (statistics.median(v) for v in (rgb, grey, whole, short))
+    between = whole - short
 
     print(f"Median of {args.repeats} rounds, {count} frames of 640x360:\n")
     print("| what | seconds | frames per second |")
@@ -65,6 +71,9 @@ def main() -> None:
     print(f"| decode as RGB (`FrameSource.read`) | {rgb:.2f} | {count / rgb:.0f} |")
     print(f"| decode as grey (`FrameSource.read_grey`, what the backend reads) | {grey:.2f} | {count / grey:.0f} |")
     print(f"| `sam2-longvideo track --backend contrast`, whole command | {whole:.2f} | {count / whole:.0f} |")
+    print(f"| the same, first {SHORT} frames (`--max-frames {SHORT}`) | {short:.2f} | {SHORT / short:.0f} |")
+    print(f"| frames {SHORT} to {count - 1}: whole command less the first {SHORT} | {between:.2f} | "
+          f"{(count - SHORT) / between:.0f} |")
     print(f"\nThe whole command takes {whole / rgb:.1f}x the time of decoding as RGB and {whole / grey:.1f}x "
           f"that of decoding as grey; beyond decoding, tracking costs {(whole - grey) / count * 1000:.1f} ms "
           "a frame, start-up and files included.")
