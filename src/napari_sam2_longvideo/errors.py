@@ -25,8 +25,13 @@ class FrameReadError(UserInputError):
     def __init__(self, path: str, frame: int, reason: str):
         self.path = str(path)
         self.frame = int(frame)
+        self.reason = reason
         super().__init__(
             f"Could not decode frame {frame} of {path}: {reason}. "
             "Re-encode the video (for example `ffmpeg -i in.mp4 -c:v libx264 out.mp4`) "
             "or cut it before this frame; finished chunks are kept and the run resumes."
         )
+
+    def __reduce__(self):
+        # rebuilt from its parts when it crosses to another process (the contrast backend's blob finder)
+        return type(self), (self.path, self.frame, self.reason)

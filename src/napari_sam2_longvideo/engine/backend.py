@@ -76,10 +76,12 @@ class BackendSession(Protocol):
 
 @runtime_checkable
 class SegmentationBackend(Protocol):
-    """Makes sessions; `describe` says what ran, for ``run.json``."""
+    """Makes sessions; `describe` says what ran, for ``run.json``; `close` frees what sessions shared."""
 
     name: str
 
     def start_session(self, frames: FrameSource, start: int, stop: int) -> BackendSession: ...
 
     def describe(self) -> dict: ...
+
+    def close(self) -> None: ...

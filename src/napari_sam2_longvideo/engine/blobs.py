@@ -70,31 +70,47 @@ def find_blobs(
 ) -> Blobs:
     """Pixels standing out from the floor on the animals' side, specks removed, holes filled, labelled.
 
+    `find_outlines` then `blobs_from_outlines`; the two halves can run in different processes.
+    """
+    return blobs_from_outlines(find_outlines(frame_grey, floor, arena, arena_area, min_area), frame_grey.shape)
+
+
+def find_outlines(
+    frame_grey: np.ndarray, floor: FloorModel, arena: np.ndarray | None, arena_area: int, min_area: int = 0
+) -> list[np.ndarray]:
+    """The outer outlines (OpenCV contours) of the blobs on one frame.
+
     A frame that shows no floor (black or white) has no blobs: the animals are lost there, not replaced
     by whatever the frame shows. ``arena`` is a uint8 0/1 image, or None for the whole frame. Blobs
     that cannot hold ``min_area`` pixels are left out (they are floor texture, not animals).
     """
-    height, width = frame_grey.shape
     frame_grey = normalised(frame_grey, floor.floor_level)
     if frame_grey is None:
-        return Blobs.empty(height, width)
+        return []
     _, mask = cv2.threshold(contrast_image(frame_grey, floor.background, floor.dark), floor.threshold, 1,
                             cv2.THRESH_BINARY)
     if arena is not None:
         mask = cv2.bitwise_and(mask, arena)
     if cv2.countNonZero(mask) > MAX_FOREGROUND * arena_area:
-        return Blobs.empty(height, width)
+        return []
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, OPEN_KERNEL)
-    # Each blob is the inside of an outer outline, holes and all: tracing the outlines and filling them
-    # labels the blobs and fills their holes at once, faster than a flood fill followed by connected
-    # components with statistics.
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if min_area > 1:
         # By Pick's theorem a blob has at most its outline's area plus half its length plus one pixels
         # (the outline runs through the centres of the edge pixels); the margin here is twice that.
         outlines = [o for o in outlines if cv2.contourArea(o) + cv2.arcLength(o, True) + 1 >= min_area]
+    return list(outlines)
+
+
+def blobs_from_outlines(outlines: list[np.ndarray], shape: tuple[int, int]) -> Blobs:
+    """The blobs inside ``outlines``, labelled in raster order.
+
+    Each blob is the inside of an outer outline, holes and all: filling the outlines labels the blobs
+    and fills their holes at once, faster than a flood fill followed by connected components with
+    statistics.
+    """
     outlines = sorted(outlines, key=_first_pixel)  # numbered in raster order, as connected components are
-    labels = np.zeros((height, width), np.int32)
+    labels = np.zeros(shape, np.int32)
     boxes = np.zeros((len(outlines) + 1, 4), np.int64)
     areas = np.zeros(len(outlines) + 1, np.int64)
     for blob, outline in enumerate(outlines, start=1):

@@ -20,7 +20,8 @@ from ..errors import UserInputError
 from .backend import FramePrediction
 from .background import FloorModel, animals_are_dark, arena_mask, learn_floor
 from .blob_tracks import AnimalTrack, assign_blobs, load_handover, save_handover
-from .blobs import Blobs, bounding_box, find_blobs
+from .blobs import Blobs, blobs_from_outlines, bounding_box, find_blobs
+from .outline_worker import OutlineJob, OutlineWorker
 from .touching import split_blob
 
 OWN, SHARED, OUTSIDE = 2.0, 1.0, -1.0
@@ -44,6 +45,7 @@ class ContrastBackend:
     """
 
     name = "contrast"
+    WORKER_MIN_FRAMES = 100  # shorter videos are not worth starting a second process for
 
     def __init__(self, settings, frames, folder=None):
         self.settings, self.frames, self.folder = settings, frames, folder
@@ -58,6 +60,16 @@ class ContrastBackend:
         # Saved too, so a resumed run goes on exactly as an uninterrupted one.
         self.handover_path = Path(folder) / HANDOVER_FILE if folder is not None else None
         self.handover = load_handover(self.handover_path, (frames.height, frames.width)) if self.handover_path else {}
+        # Long videos that another process can open have their blobs found there, a few frames ahead
+        # (`outline_worker`). Started now, so that it starts up while the floor is learned.
+        reopen = frames.reopener()
+        self.worker = OutlineWorker(reopen) if reopen is not None and len(frames) >= self.WORKER_MIN_FRAMES else None
+
+    def close(self) -> None:
+        """Stop the blob-finding process, if there is one."""
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
 
     def start_session(self, frames, start: int, stop: int) -> ContrastSession:
         return ContrastSession(self, frames, start, stop)
@@ -113,6 +125,12 @@ class ContrastBackend:
         if track is None or not np.array_equal(track.pixels, pixels):
             return None
         return track.copy()
+
+    def outline_job(self, frames_in_order: list[int], min_area: int) -> OutlineJob | None:
+        """The worker's outlines of ``frames_in_order``, or None where this process finds them itself."""
+        if self.worker is None or len(frames_in_order) < self.WORKER_MIN_FRAMES:
+            return None
+        return self.worker.start(frames_in_order, self.floor(), self.arena_image, self.arena_area, min_area)
 
     def blobs(self, frames, frame: int, min_area: int = 0) -> Blobs:
         """The blobs of ``frame``; those too small to hold ``min_area`` pixels are left out."""
@@ -218,6 +236,9 @@ class ContrastSession:
         min_area = self.backend.min_area
         pixel_count = self.shape[0] * self.shape[1]
 
+        # frames on which every animal is prompted need no segmentation (the chunk's carried frame)
+        to_segment = [f for f in order if f not in prompt_frames or len(self._prompted(f)) < len(animals)]
+        job = self.backend.outline_job(to_segment, min_area)
         tracks: dict[int, AnimalTrack] = {}
         for frame in order:
             prompted = self._prompted(frame) if frame in prompt_frames else {}
@@ -228,7 +249,10 @@ class ContrastSession:
             logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
             claimed: dict[int, list[np.ndarray]] = {}  # row -> the pixels its logits are above 0 on
             if followed:
-                blobs = self.backend.blobs(self.frames, frame, min_area)
+                if job is not None:
+                    blobs = blobs_from_outlines(job.get(frame), self.shape)
+                else:
+                    blobs = self.backend.blobs(self.frames, frame, min_area)
                 for pixels in prompted.values():
                     blobs.forget(pixels)  # a prompted animal's pixels are no one else's
                 parts, shared = assign_blobs(blobs, followed, min_area, self.shape)

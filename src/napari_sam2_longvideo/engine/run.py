@@ -79,7 +79,6 @@ def run_tracking(
     folder, resuming = RunFolder.prepare(
         out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
     )
-    backend = backend or make_backend(settings, frames, folder.path, download_progress)
     plan = chunk_plan(len(frames), settings.chunk_size)
     shape = (len(frames), frames.height, frames.width)
     if resuming:
@@ -87,6 +86,18 @@ def run_tracking(
     else:
         store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
     earlier = folder.read_metadata() if resuming else None
+    owned = backend is None  # a backend made here is closed here; one given is the caller's to close
+    backend = backend or make_backend(settings, frames, folder.path, download_progress)
+    try:
+        yield from _track_into(folder, frames, prompts, settings, backend, store, plan, earlier)
+    finally:
+        if owned:
+            backend.close()
+    yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
+
+
+def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier) -> Iterator:
+    """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
     metadata = {
         "status": "running",
         "video": frames.fingerprint(),
@@ -124,7 +135,6 @@ def run_tracking(
         metadata["status"] = "finished" if finished else ("failed" if "error" in metadata else "stopped")
         metadata["chunks_done"] = len(store.done_chunks)
         folder.write_metadata(metadata)
-    yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
 
 
 def _device_of(backend, settings: TrackSettings):

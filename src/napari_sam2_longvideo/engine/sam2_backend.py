@@ -114,6 +114,10 @@ class SAM2Backend:
         self.load()
         return {"backend": self.name, "device": str(self.device), **self.weights}
 
+    def close(self) -> None:
+        """Let go of the model (the GPU memory it holds is freed once nothing else refers to it)."""
+        self._predictor = None
+
 
 class SAM2Session:
     """One chunk's inference state; frame numbers are the video's, converted to the state's here."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .frames import FrameSource
 
 
@@ -21,8 +23,16 @@ class FirstFrames(FrameSource):
     def _read_grey(self, t: int):
         return self.source.read_grey(t)
 
+    def reopener(self):
+        source = self.source.reopener()
+        return None if source is None else functools.partial(_first_frames, source, self.num_frames)
+
     def fingerprint(self) -> dict:
         return dict(self.source.fingerprint(), first_frames=self.num_frames)
 
     def close(self) -> None:
         self.source.close()
+
+
+def _first_frames(open_source, count: int) -> FirstFrames:
+    return FirstFrames(open_source(), count)

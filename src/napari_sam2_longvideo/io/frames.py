@@ -6,6 +6,7 @@ It also looks enough like a read-only array of shape ``(T, H, W, 3)`` for napari
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import operator
 import os
@@ -92,6 +93,11 @@ class FrameSource:
     def fingerprint(self) -> dict:
         """JSON-ready identity of the input, compared before resuming a run on it."""
         raise NotImplementedError
+
+    def reopener(self):
+        """A picklable function that opens this same input again, for another process to read it too;
+        None for inputs that only this process holds (arrays)."""
+        return None
 
     def close(self) -> None:
         """Release open files; reading afterwards is an error for file-backed sources."""
@@ -219,6 +225,9 @@ class ImageFolderFrames(FrameSource):
             raise FrameReadError(file, t, f"it is now {rgb.shape[1]}x{rgb.shape[0]}, not {self.width}x{self.height}")
         return rgb
 
+    def reopener(self):
+        return functools.partial(open_frames, os.path.abspath(self.path))
+
     def fingerprint(self) -> dict:
         names = "\n".join(p.name for p in self.files)
         return {"kind": "folder", "path": os.path.abspath(self.path), "num_frames": self.num_frames,
@@ -305,6 +314,9 @@ class TiffStackFrames(FrameSource):
             return self.conversion(self._read_raw(t))
         except Exception as error:  # noqa: BLE001 - any decoder failure is this page's fault
             raise FrameReadError(self.path, t, str(error)) from error
+
+    def reopener(self):
+        return functools.partial(open_frames, os.path.abspath(self.path))
 
     def fingerprint(self) -> dict:
         return {"kind": "tiff_stack", "path": os.path.abspath(self.path), "size_bytes": os.path.getsize(self.path),

@@ -10,6 +10,7 @@ other reads seek to the keyframe at or before the target and decode forward.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -126,6 +127,9 @@ class VideoFrames(FrameSource):
         """Presentation time of frame ``t`` in seconds after frame 0 (differs from ``t / fps`` in VFR video)."""
         t = self._checked_index(t)
         return float((self._pts[t] - self._pts[0]) * self._time_base)
+
+    def reopener(self):
+        return functools.partial(VideoFrames, os.path.abspath(self.path))
 
     def fingerprint(self) -> dict:
         """Identity of the video: path, size and a hash of every frame's timestamp."""

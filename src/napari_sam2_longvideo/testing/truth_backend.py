@@ -56,6 +56,9 @@ class TruthBackend:
     def describe(self) -> dict:
         return {"backend": self.name, "lose": {str(k): list(v) for k, v in self.lose.items()}}
 
+    def close(self) -> None:
+        """Nothing to free."""
+
     def is_lost(self, ellipse: int, frame: int) -> bool:
         window = self.lose.get(ellipse)
         return window is not None and window[0] <= frame < window[1]
