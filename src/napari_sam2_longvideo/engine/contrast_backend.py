@@ -55,6 +55,7 @@ class ContrastBackend:
         self.arena_image = None if self.arena_area == self.arena.size else self.arena.view(np.uint8)
         # learned from the first prompt of the run (or read back from the folder), then fixed
         self.model: FloorModel | None = FloorModel.load(folder, frames.height, frames.width)
+        self._floor_with_threshold: tuple = (None, None)  # (model, the same with the settings' threshold)
         # Each animal's track (speed, last whole mask) on the last frame a chunk saw it, for the next
         # chunk to go on with: animals that touch across a chunk boundary keep what tells them apart.
         # Saved too, so a resumed run goes on exactly as an uninterrupted one.
@@ -93,10 +94,13 @@ class ContrastBackend:
         return self.model.min_area or 1
 
     def floor(self) -> FloorModel:
-        """The model with the settings' threshold where one is given."""
+        """The model with the settings' threshold where one is given (made once: its floor level is cached)."""
         if self.settings.threshold is None:
             return self.model
-        return FloorModel(self.model.background, self.model.dark, self.settings.threshold, self.model.min_area)
+        if self._floor_with_threshold[0] is not self.model:
+            floor = FloorModel(self.model.background, self.model.dark, self.settings.threshold, self.model.min_area)
+            self._floor_with_threshold = (self.model, floor)
+        return self._floor_with_threshold[1]
 
     def learn_side(self, frame_grey: np.ndarray, inside: np.ndarray) -> None:
         """On the run's first prompt: the animals' side from the prompted pixels, then the floor."""
