@@ -1,6 +1,8 @@
 """The contrast backend's second process: the same blobs as finding them here, errors named, nothing left running."""
 
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -90,3 +92,28 @@ def test_the_worker_stops_when_the_backend_closes_even_in_the_middle_of_a_job(tm
 def test_frame_errors_cross_to_another_process_whole():
     error = pickle.loads(pickle.dumps(FrameReadError("clip.mp4", 7, "the decoder gave no picture for it")))
     assert isinstance(error, FrameReadError) and error.frame == 7 and "frame 7 of clip.mp4" in str(error)
+
+
+def test_a_worker_that_cannot_start_is_reported_and_the_command_still_exits(tmp_path):
+    """A worker that dies before reading its job leaves the job (the floor, larger than a pipe holds)
+    unsent; the error must reach the caller and the process must still end."""
+    script = f"""
+import functools, sys
+import numpy as np
+from napari_sam2_longvideo.engine.background import FloorModel
+from napari_sam2_longvideo.engine.outline_worker import OutlineWorker
+from napari_sam2_longvideo.io.frames import open_frames
+
+if __name__ == "__main__":
+    worker = OutlineWorker(functools.partial(open_frames, {str(tmp_path / "gone.mp4")!r}))
+    floor = FloorModel(np.full((480, 640), 200, np.uint8), True, 30.0)
+    job = worker.start(range(200), floor, None, 480 * 640, 10)
+    try:
+        job.get(0)
+    except Exception as error:
+        print("reported:", error)
+    worker.close()
+"""
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert finished.returncode == 0, finished.stderr
+    assert "reported:" in finished.stdout and "gone.mp4" in finished.stdout

@@ -138,3 +138,6 @@ def _stop(process, requests, results) -> None:
     if process.is_alive():
         process.terminate()
     process.join()
+    # A request the process never read (it failed to start, or was killed) would otherwise hold this
+    # process at exit for ever: its queue waits to finish writing into a pipe no one reads.
+    requests.cancel_join_thread()
