@@ -231,17 +231,23 @@ def test_a_touching_animal_that_is_not_where_it_was_expected_is_centred_on_its_p
     assert np.allclose(track.centre, centre(part, shape[1]))
 
 
-@pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")
-def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_path):
+def track_real_clip(tmp_path, *options: str) -> Path:
+    """Run the command line on the real clip from one click on each mouse; the run's folder."""
     prompts = tmp_path / "clicks.csv"
     prompts.write_text("frame,y,x,animal,positive\n0,60,185,1,1\n0,250,275,2,1\n")
     out = tmp_path / "run"
     done = subprocess.run(
         [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(REAL_CLIP), "--prompts",
-         str(prompts), "--out", str(out), "--backend", "contrast", "--chunk-size", "200", "--quiet"],
+         str(prompts), "--out", str(out), "--backend", "contrast", "--chunk-size", "200", "--quiet", *options],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")
+def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_path):
+    out = track_real_clip(tmp_path)
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 1198 * 2
@@ -286,16 +292,7 @@ def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_
 @pytest.mark.xfail(strict=True, reason="known limit: two mice side by side, one turning (frames 571-573), "
                    "are split badly and a floor learned from 600 frames swaps them at 574")
 def test_the_real_clip_mice_keep_their_labels_at_frame_574_with_a_floor_from_600_frames(tmp_path):
-    prompts = tmp_path / "clicks.csv"
-    prompts.write_text("frame,y,x,animal,positive\n0,60,185,1,1\n0,250,275,2,1\n")
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(REAL_CLIP), "--prompts",
-         str(prompts), "--out", str(out), "--backend", "contrast", "--chunk-size", "200", "--quiet",
-         "--max-frames", "600"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
+    out = track_real_clip(tmp_path, "--max-frames", "600")
     with open(out / "tracks.csv") as handle:
         upright = {int(row["animal"]): float(row["centroid_y"]) for row in csv.DictReader(handle) if row["frame"] == "576"}
     assert upright[1] < upright[2] - 60  # animal 1 walked up over animal 2, as on the whole clip

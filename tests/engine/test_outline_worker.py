@@ -98,7 +98,7 @@ def test_a_worker_that_cannot_start_is_reported_and_the_command_still_exits(tmp_
     """A worker that dies before reading its job leaves the job (the floor, larger than a pipe holds)
     unsent; the error must reach the caller and the process must still end."""
     script = f"""
-import functools, sys
+import functools
 import numpy as np
 from napari_sam2_longvideo.engine.background import FloorModel
 from napari_sam2_longvideo.engine.outline_worker import OutlineWorker
