@@ -15,7 +15,7 @@ import pytest
 
 from napari_sam2_longvideo.errors import FrameReadError, UserInputError
 from napari_sam2_longvideo.io.frames import open_frames
-from napari_sam2_longvideo.io.video import VideoFrames
+from napari_sam2_longvideo.io.video import VideoFrames, usable_cores
 
 WIDTH, HEIGHT, BITS = 64, 48, 8
 REAL_CLIP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
@@ -151,6 +151,12 @@ def test_reads_from_two_threads_stay_exact(tmp_path):
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_decoder_runs_one_thread_per_usable_core_and_reads_stay_exact(tmp_path):
+    video = open_frames(write_video(tmp_path / "clip.mp4", "libx264", 40))
+    assert video._stream.codec_context.thread_count == usable_cores() >= 1
+    assert [read_barcode(video.read(t)) for t in (0, 39, 7, 8, 30)] == [0, 39, 7, 8, 30]
 
 
 def test_damaged_packet_names_its_frame_and_the_others_still_read(tmp_path):

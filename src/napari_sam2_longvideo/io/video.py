@@ -243,8 +243,17 @@ def open_video_stream(path: str):
         raise UserInputError(f"{path} is not a video PyAV can open: it has no video stream.")
     stream = container.streams.video[0]
     # Frame threads decode several frames at once; a seek flushes them, so accuracy is unaffected.
+    # One per core this process may run on: FFmpeg's own choice is one more than the machine's cores,
+    # and on two cores that extra thread made learning the contrast backend's floor 8% slower
+    # (docs/benchmarks.md).
     stream.thread_type = "AUTO"
+    stream.thread_count = usable_cores()
     return container, stream
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (fewer than the machine's under a CPU affinity mask)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def index_timestamps(path: str):
