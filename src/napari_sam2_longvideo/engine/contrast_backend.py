@@ -62,8 +62,10 @@ class ContrastBackend:
         self.handover_path = Path(folder) / HANDOVER_FILE if folder is not None else None
         self.handover = load_handover(self.handover_path, (frames.height, frames.width)) if self.handover_path else {}
         # Long videos that another process can open have their blobs found there, a few frames ahead
-        # (`outline_worker`). Started now, so that it starts up while the floor is learned.
-        reopen = frames.reopener()
+        # (`outline_worker`). Started now, so that it starts up while the floor is learned. It decodes
+        # with one thread: more would take cores from this process, which is the slower of the two
+        # (faster in three of four sets of alternating runs, docs/benchmarks.md).
+        reopen = frames.reopener(decoder_threads=1)
         self.worker = OutlineWorker(reopen) if reopen is not None and len(frames) >= self.WORKER_MIN_FRAMES else None
 
     def close(self) -> None:

@@ -23,8 +23,8 @@ class FirstFrames(FrameSource):
     def _read_grey(self, t: int):
         return self.source.read_grey(t)
 
-    def reopener(self):
-        source = self.source.reopener()
+    def reopener(self, decoder_threads: int | None = None):
+        source = self.source.reopener(decoder_threads)
         return None if source is None else functools.partial(_first_frames, source, self.num_frames)
 
     def fingerprint(self) -> dict:

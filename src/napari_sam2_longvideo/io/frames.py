@@ -94,9 +94,13 @@ class FrameSource:
         """JSON-ready identity of the input, compared before resuming a run on it."""
         raise NotImplementedError
 
-    def reopener(self):
+    def reopener(self, decoder_threads: int | None = None):
         """A picklable function that opens this same input again, for another process to read it too;
-        None for inputs that only this process holds (arrays)."""
+        None for inputs that only this process holds (arrays).
+
+        ``decoder_threads`` sets how many threads decode a compressed video there (default: one per
+        core); inputs stored frame by frame have no decoder and ignore it.
+        """
         return None
 
     def close(self) -> None:
@@ -225,7 +229,7 @@ class ImageFolderFrames(FrameSource):
             raise FrameReadError(file, t, f"it is now {rgb.shape[1]}x{rgb.shape[0]}, not {self.width}x{self.height}")
         return rgb
 
-    def reopener(self):
+    def reopener(self, decoder_threads: int | None = None):
         return functools.partial(open_frames, os.path.abspath(self.path))
 
     def fingerprint(self) -> dict:
@@ -315,7 +319,7 @@ class TiffStackFrames(FrameSource):
         except Exception as error:  # noqa: BLE001 - any decoder failure is this page's fault
             raise FrameReadError(self.path, t, str(error)) from error
 
-    def reopener(self):
+    def reopener(self, decoder_threads: int | None = None):
         return functools.partial(open_frames, os.path.abspath(self.path))
 
     def fingerprint(self) -> dict:

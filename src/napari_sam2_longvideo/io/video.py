@@ -37,6 +37,8 @@ class VideoFrames(FrameSource):
     ----------
     path : str or Path
         A video PyAV (FFmpeg) can demux and decode.
+    decoder_threads : int, optional
+        Threads that decode it; one per core this process may use when not given.
 
     Notes
     -----
@@ -45,12 +47,13 @@ class VideoFrames(FrameSource):
     may display frames while a worker tracks).
     """
 
-    def __init__(self, path):
+    def __init__(self, path, decoder_threads: int | None = None):
         self.path = str(path)
         self._lock = threading.Lock()
+        self._decoder_threads = decoder_threads or usable_cores()
         self._container = None
         pts, is_keyframe, self._time_base, stream_info = index_timestamps(self.path)
-        self._container, self._stream = open_video_stream(self.path)
+        self._container, self._stream = open_video_stream(self.path, self._decoder_threads)
         self._pts = pts
         self._pending = deque()  # frames decoded but not yet asked for, in presentation order
         self._packets = self._container.demux(self._stream)
@@ -128,8 +131,8 @@ class VideoFrames(FrameSource):
         t = self._checked_index(t)
         return float((self._pts[t] - self._pts[0]) * self._time_base)
 
-    def reopener(self):
-        return functools.partial(VideoFrames, os.path.abspath(self.path))
+    def reopener(self, decoder_threads: int | None = None):
+        return functools.partial(VideoFrames, os.path.abspath(self.path), decoder_threads)
 
     def fingerprint(self) -> dict:
         """Identity of the video: path, size and a hash of every frame's timestamp."""
@@ -181,7 +184,7 @@ class VideoFrames(FrameSource):
         except av.FFmpegError:
             # A file without a seek index: start again from the top, which always works.
             self._container.close()
-            self._container, self._stream = open_video_stream(self.path)
+            self._container, self._stream = open_video_stream(self.path, self._decoder_threads)
         self._packets = self._container.demux(self._stream)
 
     def _decode_until(self, t: int):
@@ -223,8 +226,9 @@ class VideoFrames(FrameSource):
         return self._pending.popleft()
 
 
-def open_video_stream(path: str):
-    """Open ``path`` and return ``(container, first video stream)`` set up for fast decoding.
+def open_video_stream(path: str, decoder_threads: int | None = None):
+    """Open ``path`` and return ``(container, first video stream)`` set up for fast decoding by
+    ``decoder_threads`` threads (one per usable core when not given).
 
     Raises
     ------
@@ -244,10 +248,10 @@ def open_video_stream(path: str):
     stream = container.streams.video[0]
     # Frame threads decode several frames at once; a seek flushes them, so accuracy is unaffected.
     # One per core this process may run on: FFmpeg's own choice is one more than the machine's cores,
-    # and on two cores that extra thread made learning the contrast backend's floor 8% slower
+    # and on two cores that extra thread made learning the contrast backend's floor 11% slower
     # (docs/benchmarks.md).
     stream.thread_type = "AUTO"
-    stream.thread_count = usable_cores()
+    stream.thread_count = decoder_threads or usable_cores()
     return container, stream
 
 
