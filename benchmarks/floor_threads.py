@@ -27,19 +27,7 @@ CHOICES = {"FFmpeg's default (0: cores + 1)": 0, "one per usable core (what the 
 
 
 def floor_seconds(thread_count: int) -> tuple[float, np.ndarray]:
-    open_stream = video.open_video_stream
-
-    def with_threads(path):
-        container, stream = open_stream(path)
-        stream.thread_count = thread_count
-        return container, stream
-
-    video.open_video_stream = with_threads
-    try:
-        frames = video.VideoFrames(VIDEO)
-    finally:
-        video.open_video_stream = open_stream
-    with frames:
+    with video.VideoFrames(VIDEO, decoder_threads=thread_count) as frames:
         started = time.perf_counter()
         model = learn_floor(frames, dark=True, arena=np.ones((frames.height, frames.width), bool))
         return time.perf_counter() - started, model.background

@@ -38,7 +38,8 @@ class VideoFrames(FrameSource):
     path : str or Path
         A video PyAV (FFmpeg) can demux and decode.
     decoder_threads : int, optional
-        Threads that decode it; one per core this process may use when not given.
+        Threads that decode it: one per core this process may use when not given; 0 leaves the
+        choice to FFmpeg.
 
     Notes
     -----
@@ -50,7 +51,7 @@ class VideoFrames(FrameSource):
     def __init__(self, path, decoder_threads: int | None = None):
         self.path = str(path)
         self._lock = threading.Lock()
-        self._decoder_threads = decoder_threads or usable_cores()
+        self._decoder_threads = decoder_threads
         self._container = None
         pts, is_keyframe, self._time_base, stream_info = index_timestamps(self.path)
         self._container, self._stream = open_video_stream(self.path, self._decoder_threads)
@@ -228,7 +229,7 @@ class VideoFrames(FrameSource):
 
 def open_video_stream(path: str, decoder_threads: int | None = None):
     """Open ``path`` and return ``(container, first video stream)`` set up for fast decoding by
-    ``decoder_threads`` threads (one per usable core when not given).
+    ``decoder_threads`` threads (one per usable core when not given, FFmpeg's choice for 0).
 
     Raises
     ------
@@ -251,7 +252,7 @@ def open_video_stream(path: str, decoder_threads: int | None = None):
     # and on two cores that extra thread made learning the contrast backend's floor 11% slower
     # (docs/benchmarks.md).
     stream.thread_type = "AUTO"
-    stream.thread_count = decoder_threads or usable_cores()
+    stream.thread_count = usable_cores() if decoder_threads is None else decoder_threads
     return container, stream
 
 
