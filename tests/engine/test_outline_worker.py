@@ -3,6 +3,7 @@
 import pickle
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -87,6 +88,18 @@ def test_the_worker_stops_when_the_backend_closes_even_in_the_middle_of_a_job(tm
     process = backend.worker._process
     backend.close()
     assert not process.is_alive() and backend.worker is None
+
+
+def test_closing_ends_the_thread_that_sent_the_jobs(tmp_path, clip, worker_for_short_videos):
+    """Left running, that thread could still be dropping the queue's semaphores as Python exits, which
+    then warns of "leaked semaphore objects" (2 of 8 runs of the command on the real clip did)."""
+    def senders():
+        return {t for t in threading.enumerate() if t.name == "QueueFeederThread" and t.is_alive()}
+
+    before = senders()
+    *_, used_worker = track_with(open_frames(write_frame_folder(clip, tmp_path / "frames")), clip, tmp_path)
+    assert used_worker
+    assert senders() == before
 
 
 def test_frame_errors_cross_to_another_process_whole():
