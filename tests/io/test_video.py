@@ -81,6 +81,19 @@ def test_every_frame_is_its_own_index_in_any_read_order(tmp_path, name, codec):
         assert len(video._pending) <= 16
 
 
+def test_frames_read_in_jumps_are_exactly_those_read_in_order(tmp_path):
+    """Reading ahead leaves the pictures before the target that nothing refers to undecoded."""
+    path = write_video(tmp_path / "clip.mp4", "libx264", 50)
+    with open_frames(path) as in_order:
+        rgb = [in_order.read(t) for t in range(50)]
+    with open_frames(path) as in_order:
+        grey = [in_order.read_grey(t) for t in range(50)]
+    with open_frames(path) as jumping:
+        for t in (4, 9, 13, 30, 31, 47):
+            np.testing.assert_array_equal(jumping.read(t), rgb[t])
+            np.testing.assert_array_equal(jumping.read_grey(t + 2), grey[t + 2])
+
+
 def test_info_reports_average_fps_and_constant_rate(tmp_path):
     with open_frames(write_video(tmp_path / "clip.mp4", "libx264", 40)) as video:
         assert video.info["kind"] == "video"
