@@ -1,7 +1,9 @@
 import numpy as np
 
+from napari_sam2_longvideo.engine.backend import FramePrediction
+from napari_sam2_longvideo.engine.blobs import bounding_box
 from napari_sam2_longvideo.engine.chunks import Chunk, chunk_plan
-from napari_sam2_longvideo.engine.overlaps import frame_records, label_dtype, resolve_overlaps
+from napari_sam2_longvideo.engine.overlaps import frame_records, label_dtype, resolve_claims, resolve_overlaps
 
 
 def test_chunk_plan_covers_every_frame_once():
@@ -86,3 +88,28 @@ def test_bounds_change_nothing_but_where_the_frame_is_looked_at():
         whole = frame_records(trial, labels, ids, **common)
         boxed = frame_records(trial, labels, ids, bounds=dict(zip(ids, np.array(bounds))), **common)
         assert whole.tobytes() == boxed.tobytes()  # NaN-safe, bit for bit
+
+
+def test_claimed_pixels_resolve_exactly_as_the_same_logits_given_whole():
+    """Overlapping claims, several per animal, ties between animals and within one, empty claims."""
+    rng = np.random.default_rng(3)
+    shape = (20, 30)
+    for _ in range(40):
+        animals = tuple(int(a) for a in rng.choice(np.arange(1, 9), size=int(rng.integers(1, 5)), replace=False))
+        claims = []
+        for _ in animals:
+            pairs = []
+            for _ in range(int(rng.integers(0, 4))):
+                y, x = rng.integers(0, shape[0] - 4), rng.integers(0, shape[1] - 4)
+                box = np.zeros(shape, bool)
+                box[y : y + rng.integers(1, 12), x : x + rng.integers(1, 16)] = True
+                pairs.append((np.flatnonzero(box), float(rng.choice([1.0, 2.0, 3.0]))))
+            claims.append(tuple(pairs))
+        prediction = FramePrediction(0, animals, None, np.ones(len(animals)), claims=tuple(claims))
+        dense = prediction.dense_logits(*shape)
+        expected_labels, expected_merged = resolve_overlaps(dense, animals, np.uint8)
+        labels, merged = resolve_claims(prediction.claims, animals, np.uint8, shape)
+        np.testing.assert_array_equal(labels, expected_labels)
+        np.testing.assert_array_equal(merged, expected_merged)
+        bounds = np.array([bounding_box([pixels for pixels, _ in pairs], shape[1]) for pairs in claims])
+        np.testing.assert_array_equal(resolve_claims(prediction.claims, animals, np.uint8, shape, bounds)[1], merged)

@@ -26,28 +26,44 @@ class FramePrediction:
         Frame index in the whole video.
     animal_ids : tuple of int
         The animals, in the order of the first axis of ``logits``.
-    logits : numpy.ndarray
+    logits : numpy.ndarray or None
         ``(N, H, W)`` float32 at the video's resolution; a pixel belongs to an animal where its logit is
-        above 0, and where several claim it the highest logit wins.
+        above 0, and where several claim it the highest logit wins. None where ``claims`` gives them.
     scores : numpy.ndarray
         ``(N,)`` float in [0, 1]: the backend's confidence that each animal is visible.
     bounds : numpy.ndarray, optional
         ``(N, 4)`` int ``x0, y0, x1, y1`` (ends excluded): each animal's logits are at most 0 outside
         its bounds, so the tracker looks only there. A backend that knows where its masks are (the
         contrast backend) saves the tracker a pass over whole frames; None means anywhere.
+    claims : tuple, optional
+        The logits, for a backend whose masks are a few sets of pixels (the contrast backend), instead
+        of ``logits``: per animal, ``(pixels, logit)`` pairs of flat pixel indices (each set without
+        repeats) and a logit above 0. An animal's logit at a pixel is the largest of its pairs that
+        hold the pixel, and at most 0 where none does. The tracker then works on those pixels alone,
+        not on N float32 frames made and scanned for every frame (`overlaps.resolve_claims`).
     """
 
     frame: int
     animal_ids: tuple[int, ...]
-    logits: np.ndarray
+    logits: np.ndarray | None
     scores: np.ndarray
     bounds: np.ndarray | None = None
+    claims: tuple[tuple[tuple[np.ndarray, float], ...], ...] | None = None
 
-    def bounds_or_frame(self) -> np.ndarray:
+    def dense_logits(self, height: int, width: int) -> np.ndarray:
+        """``logits``, made from ``claims`` where the backend gave those (0 counts as not claimed)."""
+        if self.logits is not None:
+            return self.logits
+        logits = np.zeros((len(self.animal_ids), height * width), np.float32)
+        for row, pairs in enumerate(self.claims):
+            for pixels, logit in sorted(pairs, key=lambda pair: pair[1]):  # an animal's largest written last
+                logits[row, pixels] = logit
+        return logits.reshape(len(self.animal_ids), height, width)
+
+    def bounds_or_frame(self, height: int, width: int) -> np.ndarray:
         """``bounds``, or the whole frame for every animal where the backend gave none."""
         if self.bounds is not None:
             return self.bounds
-        height, width = self.logits.shape[1:]
         return np.tile(np.array([0, 0, width, height]), (len(self.animal_ids), 1))
 
 

@@ -24,7 +24,7 @@ from .blobs import Blobs, blobs_from_outlines, bounding_box, find_blobs
 from .outline_worker import OutlineJob, OutlineWorker
 from .touching import split_blob
 
-OWN, SHARED, OUTSIDE = 2.0, 1.0, -1.0
+OWN, SHARED = 2.0, 1.0  # logits: an animal's own part, and the whole of a blob it shares
 SCORE_ALONE, SCORE_SHARED = 1.0, 0.5
 MIN_AREA_FRACTION = 0.2  # of the smallest prompted animal: specks and tails are smaller
 PROMPT_REACH = 5  # pixels: a click this close to an animal's edge still picks the animal
@@ -240,7 +240,6 @@ class ContrastSession:
         prompt_frames = sorted({*self.points, *self.boxes, *self.masks})
         self.backend.learn_size([m for f in prompt_frames for m in self._prompted(f).values() if len(m)])
         min_area = self.backend.min_area
-        pixel_count = self.shape[0] * self.shape[1]
 
         # frames on which every animal is prompted need no segmentation (the chunk's carried frame)
         to_segment = [f for f in order if f not in prompt_frames or len(self._prompted(f)) < len(animals)]
@@ -252,8 +251,7 @@ class ContrastSession:
                 tracks[animal] = self._track_from_prompt(frame, animal, pixels, reverse)
             followed = {a: t for a, t in tracks.items() if a not in prompted}
             scores = np.zeros(len(animals), np.float32)
-            logits = np.full((len(animals), pixel_count), OUTSIDE, np.float32)
-            claimed: dict[int, list[np.ndarray]] = {}  # row -> the pixels its logits are above 0 on
+            claims: list[tuple] = [()] * len(animals)  # row -> its (pixels, logit) pairs, see FramePrediction
             if followed:
                 if job is not None:
                     blobs = blobs_from_outlines(job.get(frame), self.shape)
@@ -264,20 +262,16 @@ class ContrastSession:
                 parts, shared = assign_blobs(blobs, followed, min_area, self.shape)
                 for animal, track in followed.items():
                     row = animals.index(animal)
-                    for blob_pixels in shared.get(animal, ()):
-                        logits[row, blob_pixels] = SHARED
-                    logits[row, parts[animal]] = OWN
-                    claimed[row] = [parts[animal], *shared.get(animal, ())]
+                    claims[row] = (*((blob, SHARED) for blob in shared.get(animal, ())), (parts[animal], OWN))
                     scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
                     track.update(parts[animal], shared.get(animal, ()))
             for animal, pixels in prompted.items():
-                logits[animals.index(animal), pixels] = OWN
-                claimed[animals.index(animal)] = [pixels]
+                claims[animals.index(animal)] = ((pixels, OWN),)
                 scores[animals.index(animal)] = SCORE_ALONE if len(pixels) else 0.0
             if not reverse and scores.any():
                 self._last_seen = (frame, {a: t.copy() for a, t in tracks.items()})
-            bounds = np.array([bounding_box(claimed.get(row, ()), self.shape[1]) for row in range(len(animals))])
-            yield FramePrediction(frame, animals, logits.reshape((len(animals),) + self.shape), scores, bounds)
+            bounds = np.array([bounding_box([pixels for pixels, _ in pairs], self.shape[1]) for pairs in claims])
+            yield FramePrediction(frame, animals, None, scores, bounds, claims=tuple(claims))
 
     def _track_from_prompt(self, frame: int, animal: int, pixels: np.ndarray, reverse: bool) -> AnimalTrack:
         """A fresh track, or the one the chunk before handed over where this is its carried mask."""

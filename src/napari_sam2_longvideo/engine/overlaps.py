@@ -84,6 +84,43 @@ def resolve_overlaps(
     return labels, merged
 
 
+def resolve_claims(
+    claims, animal_ids: Sequence[int], dtype: np.dtype, shape: tuple[int, int], bounds: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`resolve_overlaps` for logits given as claims (see `backend.FramePrediction`): the same labels and
+    flags, from the claimed pixels alone.
+
+    ``bounds``, where given, only spares comparing the pixels of animals whose bounds do not meet.
+    """
+    n, dtype = len(animal_ids), np.dtype(dtype)
+    labels = np.zeros(shape, dtype)
+    flat = labels.ravel()
+    # Written from the lowest logit up and, at equal logits, from the animal listed last: the write that
+    # stays is the highest logit and, at a tie, the animal listed first, as in `resolve_overlaps`.
+    writes = [(logit, -row, pixels) for row, pairs in enumerate(claims) for pixels, logit in pairs if len(pixels)]
+    for _, row, pixels in sorted(writes, key=lambda write: write[:2]):
+        flat[pixels] = animal_ids[-row]
+    own = [_union([pixels for pixels, _ in pairs]) for pairs in claims]  # where each animal's logit is above 0
+    boxes = _clipped(bounds, n, *shape)
+    merged = np.zeros(n, bool)
+    for i in range(n):
+        for j in range(i + 1, n):
+            smaller = min(len(own[i]), len(own[j]))
+            if not smaller or (boxes[i, :2] >= boxes[j, 2:]).any() or (boxes[j, :2] >= boxes[i, 2:]).any():
+                continue  # one claims nothing, or their bounds do not meet
+            if len(np.intersect1d(own[i], own[j], assume_unique=True)) > MERGE_OVERLAP * smaller:
+                merged[i] = merged[j] = True
+    return labels, merged
+
+
+def _union(pixel_sets: list[np.ndarray]) -> np.ndarray:
+    """The pixels in any of ``pixel_sets`` (each without repeats), each once."""
+    pixel_sets = [pixels for pixels in pixel_sets if len(pixels)]
+    if len(pixel_sets) == 1:
+        return pixel_sets[0]
+    return np.unique(np.concatenate(pixel_sets)) if pixel_sets else np.zeros(0, np.intp)
+
+
 def _clipped(bounds, n: int, height: int, width: int) -> np.ndarray:
     """``(n, 4)`` int boxes inside the frame; the whole frame where ``bounds`` is None."""
     if bounds is None:

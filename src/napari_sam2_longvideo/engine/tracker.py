@@ -23,7 +23,7 @@ from ..io.prompts import Prompts
 from ..io.store import LabelStore
 from .backend import FramePrediction, SegmentationBackend
 from .chunks import Chunk
-from .overlaps import flag_jumps, frame_records, resolve_overlaps
+from .overlaps import flag_jumps, frame_records, resolve_claims, resolve_overlaps
 from .seeding import ChunkSeeds, seed_chunk
 
 
@@ -196,32 +196,39 @@ def _track_chunk(frames, prompts, backend, chunk: Chunk, seeds: ChunkSeeds, anim
 
 
 def _select(prediction: FramePrediction, animals, dtype=np.float32) -> FramePrediction:
-    """The rows of ``prediction`` for ``animals`` only."""
+    """The rows of ``prediction`` for ``animals`` only (dense logits as ``dtype``)."""
     rows = [i for i, a in enumerate(prediction.animal_ids) if a in animals]
-    if len(rows) == len(prediction.animal_ids) and prediction.logits.dtype == dtype:
+    dense = prediction.logits
+    if len(rows) == len(prediction.animal_ids) and (dense is None or dense.dtype == dtype):
         return prediction  # all of it: no copy of the logits
     return FramePrediction(
         prediction.frame,
         tuple(prediction.animal_ids[i] for i in rows),
-        prediction.logits[rows].astype(dtype, copy=False),
+        None if dense is None else dense[rows].astype(dtype, copy=False),
         prediction.scores[rows],
         None if prediction.bounds is None else prediction.bounds[rows],
+        None if prediction.claims is None else tuple(prediction.claims[i] for i in rows),
     )
 
 
 def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
     ids = tuple(a for p in parts for a in p.animal_ids)
+    height, width = frames.height, frames.width
     if len(parts) == 1:
-        logits, scores, bounds = parts[0].logits, parts[0].scores, parts[0].bounds
+        scores, bounds = parts[0].scores, parts[0].bounds
     elif parts:
-        logits = np.concatenate([p.logits.astype(np.float32, copy=False) for p in parts])
         scores = np.concatenate([p.scores for p in parts])
-        bounds = np.concatenate([p.bounds_or_frame() for p in parts])
+        bounds = np.concatenate([p.bounds_or_frame(height, width) for p in parts])
     else:
-        logits = np.zeros((0, frames.height, frames.width), np.float32)
-        scores = np.zeros(0, np.float32)
-        bounds = None
-    labels, merged = resolve_overlaps(logits, ids, dtype, bounds)
+        scores, bounds = np.zeros(0, np.float32), None
+    if parts and all(p.claims is not None for p in parts):
+        claims = tuple(pairs for p in parts for pairs in p.claims)
+        labels, merged = resolve_claims(claims, ids, dtype, (height, width), bounds)
+    else:
+        logits = [p.dense_logits(height, width).astype(np.float32, copy=False) for p in parts]
+        if len(logits) != 1:
+            logits = [np.concatenate(logits) if logits else np.zeros((0, height, width), np.float32)]
+        labels, merged = resolve_overlaps(logits[0], ids, dtype, bounds)
     records = frame_records(
         frame,
         labels,
