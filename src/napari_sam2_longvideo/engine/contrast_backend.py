@@ -5,8 +5,9 @@ Each frame's foreground (pixels that differ from the floor on the animals' side 
 threshold, specks removed, holes filled) is cut into blobs (`blobs.find_blobs`). A blob goes to the
 animal whose mask it overlaps; a blob that several animals need (animals touching) is split between
 them by a watershed seeded where each is expected, and each of them is also given the whole blob at a
-lower logit than its own part, so the tracker keeps the split and flags those frames ``merged``. An animal with no blob is lost (no pixel, score 0) and keeps its label
-free until a blob appears where it was last seen, or a free blob appears anywhere.
+lower logit than its own part, so the tracker keeps the split and flags those frames ``merged``. An
+animal with no blob is lost (no pixel, score 0) and keeps its label free until a blob appears where it
+was last seen, or a free blob appears anywhere.
 """
 
 from __future__ import annotations

@@ -97,9 +97,9 @@ def resolve_claims(
     flat = labels.ravel()
     # Written from the lowest logit up and, at equal logits, from the animal listed last: the write that
     # stays is the highest logit and, at a tie, the animal listed first, as in `resolve_overlaps`.
-    writes = [(logit, -row, pixels) for row, pairs in enumerate(claims) for pixels, logit in pairs if len(pixels)]
-    for _, row, pixels in sorted(writes, key=lambda write: write[:2]):
-        flat[pixels] = animal_ids[-row]
+    writes = [(logit, row, pixels) for row, pairs in enumerate(claims) for pixels, logit in pairs if len(pixels)]
+    for _, row, pixels in sorted(writes, key=lambda write: (write[0], -write[1])):
+        flat[pixels] = animal_ids[row]
     own = [_union([pixels for pixels, _ in pairs]) for pairs in claims]  # where each animal's logit is above 0
     boxes = _clipped(bounds, n, *shape)
     merged = np.zeros(n, bool)

@@ -225,10 +225,9 @@ def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
         claims = tuple(pairs for p in parts for pairs in p.claims)
         labels, merged = resolve_claims(claims, ids, dtype, (height, width), bounds)
     else:
-        logits = [p.dense_logits(height, width).astype(np.float32, copy=False) for p in parts]
-        if len(logits) != 1:
-            logits = [np.concatenate(logits) if logits else np.zeros((0, height, width), np.float32)]
-        labels, merged = resolve_overlaps(logits[0], ids, dtype, bounds)
+        dense = [p.dense_logits(height, width) for p in parts] or [np.zeros((0, height, width), np.float32)]
+        logits = dense[0] if len(dense) == 1 else np.concatenate(dense)  # one part: no copy
+        labels, merged = resolve_overlaps(logits, ids, dtype, bounds)
     records = frame_records(
         frame,
         labels,

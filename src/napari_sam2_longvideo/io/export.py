@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
-import zlib
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from .store import COMPRESSION_LEVEL, LabelStore, write_atomically
+from .store import LabelStore, encode_strip, write_atomically
 
 # Classic TIFF addresses 4 GiB; stay well under it so compression overhead and tags never cross it.
 BIGTIFF_ABOVE_BYTES = 2**31
@@ -31,8 +30,7 @@ def write_labels_tiff(labels, path: str | Path) -> Path:
     if isinstance(labels, LabelStore):
         strips = (labels.encoded_frame(t) for t in range(shape[0]))
     else:
-        strips = (zlib.compress(np.ascontiguousarray(labels[t], dtype.newbyteorder("<")).data, COMPRESSION_LEVEL)
-                  for t in range(shape[0]))
+        strips = (encode_strip(labels[t], dtype) for t in range(shape[0]))
 
     def write(handle):
         with tifffile.TiffWriter(handle, bigtiff=bigtiff, byteorder="<") as tif:

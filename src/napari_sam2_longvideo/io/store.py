@@ -36,6 +36,11 @@ FORMAT = 2  # 1 (before 0.1.0 was released) compressed whole chunks
 COMPRESSION_LEVEL = 1
 
 
+def encode_strip(frame: np.ndarray, dtype: np.dtype) -> bytes:
+    """A frame as one zlib stream of its rows, little-endian: a TIFF strip, and what the store keeps."""
+    return zlib.compress(np.ascontiguousarray(frame, np.dtype(dtype).newbyteorder("<")).data, COMPRESSION_LEVEL)
+
+
 def write_atomically(path: Path, write) -> None:
     """Call ``write(handle)`` on a temporary file beside ``path``, flush it to disk, then rename it."""
     temporary = path.with_name(path.name + ".partial")
@@ -144,8 +149,8 @@ class LabelStore:
         self._cache.pop(chunk.index, None)
 
     def encode(self, frame: np.ndarray) -> bytes:
-        """One frame as the store keeps it: a zlib stream of its rows, little-endian (a TIFF strip)."""
-        return zlib.compress(np.ascontiguousarray(frame, self.dtype.newbyteorder("<")).data, COMPRESSION_LEVEL)
+        """One frame as the store keeps it (`encode_strip`)."""
+        return encode_strip(frame, self.dtype)
 
     def decode(self, encoded: bytes) -> np.ndarray:
         little = np.frombuffer(zlib.decompress(encoded), self.dtype.newbyteorder("<"))
