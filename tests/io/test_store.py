@@ -117,3 +117,34 @@ def test_an_unfinished_chunk_exports_as_background(store, tmp_path):
     written = tifffile.imread(write_labels_tiff(store, tmp_path / "labels.tif"))
     np.testing.assert_array_equal(written[:4], chunk_data(store.chunks[0])[0])
     assert not written[4:].any()
+
+
+def test_a_chunk_written_frame_by_frame_is_saved_only_when_finished(tmp_path):
+    """More frames than the writer hands over at once, so several batches compress in turn."""
+    store = LabelStore.create(tmp_path / "store", (40, 6, 8), np.uint8, chunk_plan(40, 37))
+    chunk = store.chunks[0]
+    labels, records = chunk_data(chunk)
+    with store.chunk_writer(chunk) as writer:
+        for frame in labels:
+            writer.add(frame)
+        assert not store.is_done(0) and not (tmp_path / "store" / "chunk_00000.npz").exists()
+        writer.finish(records)
+    assert LabelStore.open(tmp_path / "store").done_chunks == [0]
+    np.testing.assert_array_equal(store[0:37], labels)
+    assert [store.encoded_frame(t) for t in range(37)] == [store.encode(frame) for frame in labels]
+
+
+def test_a_chunk_left_unfinished_or_short_of_frames_is_not_saved(store, tmp_path):
+    labels, records = chunk_data(store.chunks[0])
+    with store.chunk_writer(store.chunks[0]) as writer:  # a run stopped halfway through the chunk
+        for frame in labels[:2]:
+            writer.add(frame)
+    with pytest.raises(ValueError, match="chunk 0 has 4 frames, 3 were added"):
+        with store.chunk_writer(store.chunks[0]) as writer:
+            for frame in labels[:3]:
+                writer.add(frame)
+            writer.finish(records)
+    with pytest.raises(ValueError, match=r"shape \(6, 9\)"), store.chunk_writer(store.chunks[0]) as writer:
+        writer.add(np.zeros((6, 9), np.uint8))
+    assert LabelStore.open(tmp_path / "store").done_chunks == []
+    assert not list((tmp_path / "store").glob("chunk_*"))

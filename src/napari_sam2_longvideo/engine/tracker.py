@@ -13,6 +13,7 @@ Finished chunks are already on disk then, and a new call resumes after them.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -86,7 +87,9 @@ def track(
     yield RunStarted(total, len(store.chunks), store.frames_done)
     last_centers = _last_centers(store.records(), animals) if store.frames_done else dict.fromkeys(animals)
     tracked = 0
-    written = None  # (index, labels, records) of the chunk this call wrote last: no need to read it back
+    # (index, its last frames' labels, the first of those frames, records) of the chunk this call wrote
+    # last: what carrying into the next chunk needs, without reading the chunk back
+    written = None
     for chunk in store.chunks:
         if store.is_done(chunk.index):
             continue
@@ -98,26 +101,31 @@ def track(
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
             previous = store.chunks[chunk.index - 1]
             if written is not None and written[0] == previous.index:
-                previous_labels, previous_records = written[1:]
+                previous_labels, previous_first, previous_records = written[1:]
             else:  # resuming: the chunk before was written by an earlier run
-                previous_labels, previous_records = store.read_chunk(previous.index)
+                (previous_labels, previous_records), previous_first = store.read_chunk(previous.index), previous.start
             before = previous_records[previous_records["frame"] == chunk.start - 1]
-            carried_frame, carry = carry_masks(previous_labels, animals, previous.start)
+            carried_frame, carry = carry_masks(previous_labels, animals, previous_first)
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame
-        labels = np.zeros((len(chunk),) + store.shape[1:], store.dtype)
+        last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
         records = []
-        for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, chunk, seeds, animals, store.dtype):
-            labels[frame - chunk.start] = frame_labels
-            flag_jumps(frame_record, records[-1] if records else before)
-            records.append(frame_record)
-            tracked += 1
-            yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
-        records = np.concatenate(records)
+        with store.chunk_writer(chunk) as writer:
+            for frame, frame_labels, frame_record in _track_chunk(
+                frames, prompts, backend, chunk, seeds, animals, store.dtype
+            ):
+                writer.add(frame_labels)
+                last_frames.append(frame_labels)
+                flag_jumps(frame_record, records[-1] if records else before)
+                records.append(frame_record)
+                tracked += 1
+                yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
+            records = np.concatenate(records)
+            writer.finish(records)
         last_centers.update(_last_centers(records, animals, only_seen=True))
-        store.write_chunk(chunk, labels, records)
-        written = (chunk.index, labels, records)
-        lost = tuple(a for a, mask in carry_masks(labels, animals, chunk.start)[1].items() if not mask.any())
+        last_labels, last_first = np.stack(last_frames), chunk.stop - len(last_frames)
+        written = (chunk.index, last_labels, last_first, records)
+        lost = tuple(a for a, mask in carry_masks(last_labels, animals, last_first)[1].items() if not mask.any())
         yield ChunkDone(
             chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost,
             seeds.undetected,

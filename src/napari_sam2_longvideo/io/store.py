@@ -129,13 +129,17 @@ class LabelStore:
         return len(self._done) == len(self.chunks)
 
     def write_chunk(self, chunk: Chunk, labels: np.ndarray, records: np.ndarray) -> None:
-        """Save a finished chunk, then mark it finished."""
-        expected = (len(chunk),) + self.shape[1:]
-        if labels.shape != expected:
-            raise ValueError(f"chunk {chunk.index} labels have shape {labels.shape}, not {expected}")
-        # zlib lets go of the GIL, so frames compress on every core while nothing else runs
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            encoded = list(pool.map(self.encode, labels))
+        """Save a finished chunk whose labels are all at hand, then mark it finished."""
+        with self.chunk_writer(chunk) as writer:
+            for frame in labels:
+                writer.add(frame)
+            writer.finish(records)
+
+    def chunk_writer(self, chunk: Chunk) -> ChunkWriter:
+        """A writer that takes ``chunk``'s frames one at a time as they are tracked (`ChunkWriter`)."""
+        return ChunkWriter(self, chunk)
+
+    def _save_chunk(self, chunk: Chunk, encoded: list[bytes], records: np.ndarray) -> None:
         offsets = np.cumsum([0] + [len(frame) for frame in encoded])
         data = np.frombuffer(b"".join(encoded), np.uint8)
         records = np.asarray(records, TRACK_DTYPE)
@@ -226,3 +230,50 @@ class LabelStore:
             (0,) + self.shape[1:], self.dtype
         )
         return stack[(slice(None),) + rest]
+
+
+class ChunkWriter:
+    """One chunk on its way into the store: its frames are compressed in a thread of their own while
+    the next ones are tracked, and the chunk is saved (and marked finished) by `finish`.
+
+    zlib lets go of the interpreter lock, so compressing overlaps tracking, and the chunk's labels are
+    never held whole (a chunk of 200 frames of 1080p video would be 400 MB). Leaving the ``with`` block
+    without `finish` (a stopped or failed run) saves nothing: the chunk is redone.
+    """
+
+    # Frames handed to the compressing thread at once: each hand-over makes the tracking thread give up
+    # the interpreter lock, and one per frame made the run no faster (docs/benchmarks.md).
+    BATCH = 16
+
+    def __init__(self, store: LabelStore, chunk: Chunk):
+        self.store, self.chunk = store, chunk
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"compress-chunk-{chunk.index}")
+        self._waiting: list[np.ndarray] = []
+        self._batches = []  # futures of lists of compressed frames, in frame order
+
+    def add(self, frame: np.ndarray) -> None:
+        """The chunk's next frame; it must not change afterwards (it is compressed later)."""
+        if frame.shape != self.store.shape[1:]:
+            raise ValueError(f"chunk {self.chunk.index} frame has shape {frame.shape}, not {self.store.shape[1:]}")
+        self._waiting.append(frame)
+        if len(self._waiting) == self.BATCH:
+            self._hand_over()
+
+    def finish(self, records: np.ndarray) -> None:
+        """Save the chunk once all its frames were added, then mark it finished."""
+        self._hand_over()
+        encoded = [strip for batch in self._batches for strip in batch.result()]
+        if len(encoded) != len(self.chunk):
+            raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames, {len(encoded)} were added")
+        self.store._save_chunk(self.chunk, encoded, records)
+
+    def _hand_over(self) -> None:
+        if self._waiting:
+            self._batches.append(self._pool.submit(lambda frames: [self.store.encode(f) for f in frames], self._waiting))
+            self._waiting = []
+
+    def __enter__(self) -> ChunkWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._pool.shutdown(cancel_futures=True)
