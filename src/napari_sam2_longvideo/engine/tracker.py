@@ -87,8 +87,8 @@ def track(
     yield RunStarted(total, len(store.chunks), store.frames_done)
     last_centers = _last_centers(store.records(), animals) if store.frames_done else dict.fromkeys(animals)
     tracked = 0
-    # (index, its last frames' labels, the first of those frames, records) of the chunk this call wrote
-    # last: what carrying into the next chunk needs, without reading the chunk back
+    # (index, carry_masks of its last frames, its last frame's records) of the chunk this call wrote
+    # last: what the next chunk starts from, without reading the chunk back
     written = None
     for chunk in store.chunks:
         if store.is_done(chunk.index):
@@ -101,11 +101,11 @@ def track(
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
             previous = store.chunks[chunk.index - 1]
             if written is not None and written[0] == previous.index:
-                previous_labels, previous_first, previous_records = written[1:]
+                (carried_frame, carry), before = written[1:]
             else:  # resuming: the chunk before was written by an earlier run
-                (previous_labels, previous_records), previous_first = store.read_chunk(previous.index), previous.start
-            before = previous_records[previous_records["frame"] == chunk.start - 1]
-            carried_frame, carry = carry_masks(previous_labels, animals, previous_first)
+                previous_labels, previous_records = store.read_chunk(previous.index)
+                carried_frame, carry = carry_masks(previous_labels, animals, previous.start)
+                before = previous_records[previous_records["frame"] == chunk.start - 1]
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
@@ -123,9 +123,9 @@ def track(
             records = np.concatenate(records)
             writer.finish(records)
         last_centers.update(_last_centers(records, animals, only_seen=True))
-        last_labels, last_first = np.stack(last_frames), chunk.stop - len(last_frames)
-        written = (chunk.index, last_labels, last_first, records)
-        lost = tuple(a for a, mask in carry_masks(last_labels, animals, last_first)[1].items() if not mask.any())
+        carried = carry_masks(np.stack(last_frames), animals, chunk.stop - len(last_frames))
+        written = (chunk.index, carried, records[records["frame"] == chunk.stop - 1])
+        lost = tuple(a for a, mask in carried[1].items() if not mask.any())
         yield ChunkDone(
             chunk, len(store.chunks), store.frames_done, total, time.perf_counter() - started, lost,
             seeds.undetected,
