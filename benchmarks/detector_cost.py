@@ -19,10 +19,10 @@ from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from napari_sam2_longvideo.engine import detector_schedule  # noqa: E402
-from napari_sam2_longvideo.engine.detector import YoloDetector  # noqa: E402
-from napari_sam2_longvideo.engine.run import run_tracking  # noqa: E402
+from napari_sam2_longvideo.engine.detection import schedule as detector_schedule  # noqa: E402
+from napari_sam2_longvideo.engine.detection.detector import YoloDetector  # noqa: E402
 from napari_sam2_longvideo.io.prompts import Prompts  # noqa: E402
+from napari_sam2_longvideo.run import run_tracking  # noqa: E402
 from napari_sam2_longvideo.settings import TrackSettings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

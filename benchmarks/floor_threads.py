@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_sam2_longvideo.engine.background import learn_floor
+from napari_sam2_longvideo.engine.backends.contrast.floor import learn_floor
 from napari_sam2_longvideo.io import video
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"

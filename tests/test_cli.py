@@ -16,10 +16,14 @@ import tifffile
 
 from napari_sam2_longvideo.cli import main
 from napari_sam2_longvideo.io.store import LabelStore
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
+from napari_sam2_longvideo.testing.synthetic import (
+    crossing_ellipses,
+    write_frame_folder,
+)
+from tests.real_data import REAL_360P
 
 FAST = ["--random-weights", "--image-size", "256", "--device", "cpu", "--quiet"]
-REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
+REAL_CLIP = REAL_360P
 
 
 @pytest.fixture(scope="module")

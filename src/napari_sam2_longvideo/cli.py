@@ -152,11 +152,16 @@ class StopAfterChunk:
 
 
 def run_track(video, prompts_path, args) -> int:
-    from .engine.run import ResultsWritten, run_tracking
-    from .engine.detector_training import DetectorTraining
-    from .engine.tracker import ChunkDone, FrameTracked, RunStarted
+    from .engine.events import (
+        ChunkDone,
+        DetectorTraining,
+        FrameTracked,
+        ResultsWritten,
+        RunStarted,
+    )
     from .io.prompts import Prompts
     from .progress import ProgressBar
+    from .run import run_tracking
 
     settings = settings_from_args(args)
     prompts = Prompts.from_csv(prompts_path)
@@ -193,7 +198,7 @@ def sample_backend(args) -> str:
     """SAM2 when its weights can be had; else the contrast backend, which the sample's arena suits."""
     if args.random_weights:
         return "sam2"
-    from .engine.checkpoints import model_spec, resolve_checkpoint
+    from .engine.backends.sam2.checkpoints import model_spec, resolve_checkpoint
 
     try:
         resolve_checkpoint(model_spec(args.model, args.sam_version), args.checkpoint)

@@ -1,9 +1,14 @@
 import numpy as np
 
-from napari_sam2_longvideo.engine.backend import FramePrediction
-from napari_sam2_longvideo.engine.blobs import bounding_box
-from napari_sam2_longvideo.engine.chunks import Chunk, chunk_plan
-from napari_sam2_longvideo.engine.overlaps import frame_records, label_dtype, resolve_claims, resolve_overlaps
+from napari_sam2_longvideo.core.chunks import Chunk, chunk_plan
+from napari_sam2_longvideo.core.geometry import bounding_box
+from napari_sam2_longvideo.core.records import label_dtype
+from napari_sam2_longvideo.engine.backends.base import FramePrediction
+from napari_sam2_longvideo.engine.overlaps import (
+    frame_records,
+    resolve_claims,
+    resolve_overlaps,
+)
 
 
 def test_chunk_plan_covers_every_frame_once():
@@ -51,7 +56,7 @@ def test_records_flag_lost_animals_and_leave_their_centroid_empty():
 
 
 def test_a_jump_longer_than_the_animal_is_flagged():
-    from napari_sam2_longvideo.engine.overlaps import TRACK_DTYPE, flag_jumps
+    from napari_sam2_longvideo.core.records import TRACK_DTYPE, flag_jumps
 
     before = np.zeros(2, TRACK_DTYPE)
     now = np.zeros(2, TRACK_DTYPE)

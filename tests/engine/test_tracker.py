@@ -3,9 +3,15 @@
 import numpy as np
 import pytest
 
-from napari_sam2_longvideo.engine.chunks import chunk_plan
-from napari_sam2_longvideo.engine.overlaps import label_dtype
-from napari_sam2_longvideo.engine.tracker import ChunkDone, FrameTracked, RunFinished, RunStarted, track
+from napari_sam2_longvideo.core.chunks import chunk_plan
+from napari_sam2_longvideo.core.records import label_dtype
+from napari_sam2_longvideo.engine.events import (
+    ChunkDone,
+    FrameTracked,
+    RunFinished,
+    RunStarted,
+)
+from napari_sam2_longvideo.engine.tracker import track
 from napari_sam2_longvideo.io.frames import open_frames
 from napari_sam2_longvideo.io.prompts import Prompts
 from napari_sam2_longvideo.io.store import LabelStore

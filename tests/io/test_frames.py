@@ -12,14 +12,18 @@ import tifffile
 from PIL import Image
 
 from napari_sam2_longvideo.errors import FrameReadError, UserInputError
-from napari_sam2_longvideo.io.convert import RGBConversion, plan_conversion, sample_frame_indices
+from napari_sam2_longvideo.io.convert import (
+    RGBConversion,
+    plan_conversion,
+    sample_frame_indices,
+)
 from napari_sam2_longvideo.io.frames import (
     ArrayFrames,
-    FrameSource,
     ImageFolderFrames,
     TiffStackFrames,
     open_frames,
 )
+from napari_sam2_longvideo.io.source import FrameSource
 
 
 def numbered_rgb(index: int, height: int = 24, width: int = 32) -> np.ndarray:

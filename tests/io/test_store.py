@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_sam2_longvideo.engine.chunks import chunk_plan
-from napari_sam2_longvideo.engine.overlaps import TRACK_DTYPE
+from napari_sam2_longvideo.core.chunks import chunk_plan
+from napari_sam2_longvideo.core.records import TRACK_DTYPE
 from napari_sam2_longvideo.errors import UserInputError
 from napari_sam2_longvideo.io.export import write_labels_tiff, write_tracks_csv
 from napari_sam2_longvideo.io.store import LabelStore

@@ -18,9 +18,10 @@ from napari_sam2_longvideo.errors import FrameReadError, UserInputError
 from napari_sam2_longvideo.io.excerpt import FirstFrames
 from napari_sam2_longvideo.io.frames import open_frames
 from napari_sam2_longvideo.io.video import VideoFrames, usable_cores
+from tests.real_data import REAL_360P
 
 WIDTH, HEIGHT, BITS = 64, 48, 8
-REAL_CLIP = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
+REAL_CLIP = REAL_360P
 
 
 def barcode_frame(index: int) -> np.ndarray:

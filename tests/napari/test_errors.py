@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from napari_sam2_longvideo.io.store import LabelStore
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
+from napari_sam2_longvideo.testing.synthetic import (
+    crossing_ellipses,
+    write_frame_folder,
+)
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
 
 PLUGIN = "napari-sam2-longvideo"

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from napari_sam2_longvideo._napari._colors import animal_color, animal_colormap
-from napari_sam2_longvideo._napari._prompts_layer import is_prompts_layer, prompts_from_layer
+from napari_sam2_longvideo._napari._prompts_layer import (
+    is_prompts_layer,
+    prompts_from_layer,
+)
 
 
 @pytest.fixture

@@ -11,18 +11,21 @@ import pytest
 import tifffile
 
 from napari_sam2_longvideo._napari._reader import get_run_reader, get_video_reader
-from napari_sam2_longvideo.engine.run import run_tracking
-from napari_sam2_longvideo.io.frames import FrameSource
 from napari_sam2_longvideo.io.prompts import Prompts
+from napari_sam2_longvideo.io.source import FrameSource
 from napari_sam2_longvideo.io.store import LabelStore
+from napari_sam2_longvideo.run import run_tracking
 from napari_sam2_longvideo.sample import sample_paths
 from napari_sam2_longvideo.settings import TrackSettings
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
+from napari_sam2_longvideo.testing.synthetic import (
+    crossing_ellipses,
+    write_frame_folder,
+)
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
+from tests.real_data import REAL_720P
 
 PLUGIN = "napari-sam2-longvideo"
 LONG_VIDEO = {"frames": 1000, "height": 240, "width": 320}
-REAL_720P = Path(__file__).resolve().parents[3] / "shared" / "data" / "two-mice" / "two_mice_720p.mp4"
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +128,7 @@ def test_a_run_folder_reopens_as_lazy_labels_with_its_prompts(viewer, run_folder
 
 
 def test_a_stopped_run_reopened_in_a_new_session_resumes(viewer, widget, wait_for_run, tmp_path):
-    from napari_sam2_longvideo.engine.tracker import ChunkDone
+    from napari_sam2_longvideo.engine.events import ChunkDone
 
     clip = crossing_ellipses(num_frames=30, height=48, width=64)
     folder = write_frame_folder(clip, tmp_path / "frames")

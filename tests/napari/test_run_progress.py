@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from napari_sam2_longvideo._napari._run_progress import RunProgress, duration
-from napari_sam2_longvideo.engine.chunks import Chunk
-from napari_sam2_longvideo.engine.detector_training import DetectorTraining
-from napari_sam2_longvideo.engine.tracker import ChunkDone, FrameTracked, RunStarted
+from napari_sam2_longvideo.core.chunks import Chunk
+from napari_sam2_longvideo.engine.events import (
+    ChunkDone,
+    DetectorTraining,
+    FrameTracked,
+    RunStarted,
+)
 
 
 class FakeClock:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_sam2_longvideo.engine.tracker import ChunkDone
+from napari_sam2_longvideo.engine.events import ChunkDone
 from napari_sam2_longvideo.io.store import LabelStore
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
 

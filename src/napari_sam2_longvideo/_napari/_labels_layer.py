@@ -13,9 +13,8 @@ import dask.array as da
 import numpy as np
 from napari.layers import Labels
 
-from ..engine.overlaps import label_dtype
-from ..engine.run import ResultsWritten
-from ..engine.tracker import ChunkDone, RunStarted
+from ..core.records import label_dtype
+from ..engine.events import ChunkDone, ResultsWritten, RunStarted
 from ..errors import UserInputError
 from ..io.run_folder import STORE_DIR
 from ..io.store import INDEX_NAME, LabelStore

@@ -13,7 +13,13 @@ from napari.utils.notifications import show_error
 
 from ._colors import animal_color
 from ._layout import color_swatch, set_swatch_color
-from ._prompts_layer import PROMPTS_KEY, adopt, is_prompts_layer, prompts_layer_data, set_pen
+from ._prompts_layer import (
+    PROMPTS_KEY,
+    adopt,
+    is_prompts_layer,
+    prompts_layer_data,
+    set_pen,
+)
 
 PEN_HELP = (
     "In the prompts layer's add mode, click each animal once. Shift-click: a negative point. "

@@ -8,8 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ..engine.detector_training import DetectorTraining
-from ..engine.tracker import ChunkDone, FrameTracked, RunStarted
+from ..engine.events import ChunkDone, DetectorTraining, FrameTracked, RunStarted
 
 
 class RunProgress:

@@ -16,10 +16,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinBox, LineEdit, SpinBox, create_widget
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    LineEdit,
+    SpinBox,
+    create_widget,
+)
 
 from ..errors import UserInputError
-from ..settings import BACKENDS, DEVICES, MIN_PRUNE_WINDOW, MODEL_SIZES, SAM_VERSIONS, TrackSettings
+from ..settings import (
+    BACKENDS,
+    DEVICES,
+    MIN_PRUNE_WINDOW,
+    MODEL_SIZES,
+    SAM_VERSIONS,
+    TrackSettings,
+)
 
 SECTION_TITLES = {
     "tracking": "Tracking",

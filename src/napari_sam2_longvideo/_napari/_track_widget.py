@@ -18,7 +18,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QFileDialog, QLabel, QProgressBar, QVBoxLayout, QWidget
 
-from ..engine.run import ResultsWritten
+from ..engine.events import ResultsWritten
 from ..errors import UserInputError
 from ..io.export import write_tracks_csv
 from ..io.run_folder import STORE_DIR, TRACKS_FILE

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 
 from qtpy.QtCore import QObject, Signal
 
-from ..engine.backend import SegmentationBackend
-from ..engine.run import run_tracking
-from ..io.frames import FrameSource, open_frames
+from ..engine.backends.base import SegmentationBackend
+from ..io.frames import open_frames
 from ..io.prompts import Prompts
+from ..io.source import FrameSource
+from ..run import run_tracking
 from ..settings import TrackSettings
 
 

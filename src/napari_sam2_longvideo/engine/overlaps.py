@@ -7,31 +7,11 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from ..core.records import TRACK_DTYPE
+
 # Two animals whose own masks overlap by more than this fraction of the smaller one are "merged": the
 # pixels between them were decided by score alone and deserve a look. Touching animals overlap less.
 MERGE_OVERLAP = 0.2
-
-TRACK_DTYPE = np.dtype(
-    [
-        ("frame", np.int64),
-        ("animal", np.int32),
-        ("area", np.int64),
-        ("centroid_y", np.float64),
-        ("centroid_x", np.float64),
-        ("score", np.float32),
-        ("lost", bool),
-        ("merged", bool),
-        ("prompted", bool),
-        ("reanchored", bool),
-        ("detector_conf", np.float32),
-        ("jumped", bool),
-    ]
-)
-
-
-def label_dtype(animals: Sequence[int]) -> np.dtype:
-    """The smallest unsigned type that holds every animal id."""
-    return np.dtype(np.uint8 if max(animals) < 256 else np.uint16)
 
 
 def resolve_overlaps(
@@ -202,16 +182,3 @@ def _area_and_centre(labels: np.ndarray, animal: int, box=None) -> tuple[int, fl
     return area, top + y + moments["m01"] / area, left + x + moments["m10"] / area
 
 
-def flag_jumps(records: np.ndarray, before: np.ndarray | None) -> None:
-    """Flag ``jumped`` where an animal's centre moved more than its own length since the frame before.
-
-    Its length is taken as twice the square root of its area (an ellipse three times as long as wide).
-    A jump is a mask that leapt to another animal or object, or a fast animal at a low frame rate:
-    either way worth a look. ``before`` holds the previous frame's records (same animal order).
-    """
-    if before is None:
-        return
-    seen = ~records["lost"] & ~before["lost"]
-    step = np.hypot(records["centroid_y"] - before["centroid_y"], records["centroid_x"] - before["centroid_x"])
-    length = 2 * np.sqrt(np.maximum(records["area"], before["area"]))
-    records["jumped"] = seen & (step > length)

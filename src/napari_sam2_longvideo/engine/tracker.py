@@ -15,52 +15,18 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
-from ..io.frames import FrameSource
+from ..core.chunks import Chunk
+from ..core.records import flag_jumps
 from ..io.prompts import Prompts
+from ..io.source import FrameSource
 from ..io.store import LabelStore
-from .backend import FramePrediction, SegmentationBackend
-from .chunks import Chunk
-from .overlaps import flag_jumps, frame_records, resolve_claims, resolve_overlaps
-from .seeding import ChunkSeeds, seed_chunk
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    total_frames: int
-    num_chunks: int
-    frames_done: int  # already finished by an earlier run
-
-
-@dataclass(frozen=True)
-class FrameTracked:
-    frame: int
-    frames_done: int
-    total_frames: int
-
-
-@dataclass(frozen=True)
-class ChunkDone:
-    chunk: Chunk
-    num_chunks: int
-    frames_done: int
-    total_frames: int
-    seconds: float
-    lost_animals: tuple[int, ...]  # animals with no mask on the chunk's last frame
-    undetected: dict[int, list[int]]  # lost animal -> frames where the detector found no box for it
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    total_frames: int
-    tracked_frames: int  # by this call, not counting resumed chunks
-    seconds: float
-
-
-Event = RunStarted | FrameTracked | ChunkDone | RunFinished
+from .backends.base import FramePrediction, SegmentationBackend
+from .detection.seeding import ChunkSeeds, seed_chunk
+from .events import ChunkDone, Event, FrameTracked, RunFinished, RunStarted
+from .overlaps import frame_records, resolve_claims, resolve_overlaps
 
 # The most trailing blank frames (no animal seen) that carrying looks back over.
 MAX_BLANK_FRAMES = 15
@@ -150,14 +116,14 @@ def carry_masks(labels: np.ndarray, animals, first_frame: int, max_blank: int = 
 
 
 def _last_centers(records: np.ndarray, animals, only_seen: bool = False) -> dict[int, np.ndarray | None]:
-    """Where each animal was last seen in ``records``, ``(x, y)``; None for animals never seen there
+    """Where each animal was last seen in ``records``, ``(y, x)``; None for animals never seen there
     (left out with ``only_seen``)."""
     centers = {} if only_seen else dict.fromkeys(animals)
     seen = records[~records["lost"]]
     for animal in animals:
         rows = seen[seen["animal"] == animal]
         if len(rows):
-            centers[animal] = np.array([rows[-1]["centroid_x"], rows[-1]["centroid_y"]])
+            centers[animal] = np.array([rows[-1]["centroid_y"], rows[-1]["centroid_x"]])
     return centers
 
 

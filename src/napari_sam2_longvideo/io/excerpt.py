@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from .frames import FrameSource
+from .source import FrameSource
 
 
 class FirstFrames(FrameSource):

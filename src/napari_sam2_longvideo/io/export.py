@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from .store import LabelStore, encode_strip, write_atomically
+from .files import write_atomically
+from .store import LabelStore, encode_strip
 
 # Classic TIFF addresses 4 GiB; stay well under it so compression overhead and tags never cross it.
 BIGTIFF_ABOVE_BYTES = 2**31

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import operator
 import os
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tifffile
 from natsort import natsorted
@@ -21,6 +19,8 @@ from PIL import Image
 
 from ..errors import FrameReadError, UserInputError
 from .convert import plan_conversion, sample_frame_indices
+from .source import FrameSource
+from .video import VideoFrames
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -29,112 +29,6 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png") + TIFF_SUFFIXES
 PIL_MODE_DTYPES = {"1": np.bool_, "I;16": np.uint16, "I;16L": np.uint16, "I;16B": np.uint16,
                    "I;16N": np.uint16, "I": np.int32, "F": np.float32}
 PIL_MODES_READ_AS_IS = {"1", "L", "LA", "RGB", "RGBA", *PIL_MODE_DTYPES}
-
-
-class FrameSource:
-    """Frames of one video, read on demand as ``(height, width, 3)`` uint8 RGB.
-
-    Attributes
-    ----------
-    path : str
-        The file or folder read, or ``"<array>"`` for an in-memory array.
-    num_frames, height, width : int
-        Size of the video.
-    info : dict
-        JSON-ready facts about the input; ``info["kind"]`` is ``"video"``, ``"folder"``,
-        ``"tiff_stack"`` or ``"array"``.
-    """
-
-    path: str
-    num_frames: int
-    height: int
-    width: int
-    info: dict
-    dtype = np.dtype(np.uint8)
-    ndim = 4
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (self.num_frames, self.height, self.width, 3)
-
-    @property
-    def size(self) -> int:
-        return self.num_frames * self.height * self.width * 3
-
-    def __len__(self) -> int:
-        return self.num_frames
-
-    def read(self, t: int) -> np.ndarray:
-        """Frame ``t`` (0-based) as C-contiguous ``(height, width, 3)`` uint8 RGB.
-
-        Raises
-        ------
-        UserInputError
-            If ``t`` is not a frame of this video.
-        FrameReadError
-            If the frame cannot be decoded.
-        """
-        return self._read_frame(self._checked_index(t))
-
-    def _read_frame(self, t: int) -> np.ndarray:
-        raise NotImplementedError
-
-    def read_grey(self, t: int) -> np.ndarray:
-        """Frame ``t`` as ``(height, width)`` uint8 brightness (ITU-R BT.601 luma, full range).
-
-        What the contrast backend works on. Videos hand over their luma plane without converting to
-        RGB first; it may differ from converting `read`'s RGB by a grey level or two (chroma rounding).
-        """
-        return self._read_grey(self._checked_index(t))
-
-    def _read_grey(self, t: int) -> np.ndarray:
-        return cv2.cvtColor(self._read_frame(t), cv2.COLOR_RGB2GRAY)
-
-    def fingerprint(self) -> dict:
-        """JSON-ready identity of the input, compared before resuming a run on it."""
-        raise NotImplementedError
-
-    def reopener(self, decoder_threads: int | None = None):
-        """A picklable function that opens this same input again, for another process to read it too;
-        None for inputs that only this process holds (arrays).
-
-        ``decoder_threads`` sets how many threads decode a compressed video there (default: one per
-        core); inputs stored frame by frame have no decoder and ignore it.
-        """
-        return None
-
-    def close(self) -> None:
-        """Release open files; reading afterwards is an error for file-backed sources."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-    def __getitem__(self, key) -> np.ndarray:
-        """numpy-style indexing for napari: an int or a slice of frames first, then anything numpy takes."""
-        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        if isinstance(first, slice):
-            frames = range(*first.indices(self.num_frames))
-            stack = np.empty((len(frames), self.height, self.width, 3), np.uint8)
-            for i, t in enumerate(frames):
-                stack[i] = self.read(t)
-            return stack[(slice(None), *rest)]
-        t = operator.index(first)
-        return self.read(t + self.num_frames if t < 0 else t)[rest]
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.path!r}: {self.num_frames} frames of {self.width}x{self.height}>"
-
-    def _checked_index(self, t) -> int:
-        t = operator.index(t)
-        if not 0 <= t < self.num_frames:
-            raise UserInputError(
-                f"Frame {t} is out of range: {self.path} has {self.num_frames} frames "
-                f"(0 to {self.num_frames - 1})."
-            )
-        return t
 
 
 def open_frames(source) -> FrameSource:
@@ -164,8 +58,6 @@ def open_frames(source) -> FrameSource:
         if path.is_dir():
             return ImageFolderFrames(path)
         if suffix in VIDEO_SUFFIXES:
-            from .video import VideoFrames  # video.py subclasses FrameSource from this module
-
             return VideoFrames(path)
         if suffix in TIFF_SUFFIXES:
             return TiffStackFrames(path)

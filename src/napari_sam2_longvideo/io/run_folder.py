@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import UserInputError
 from ..settings import TrackSettings
-from .store import write_atomically
+from .files import write_atomically
 
 RUN_FILE = "run.json"
 STORE_DIR = "store"

@@ -17,7 +17,6 @@ listed, or not listed and redone on resume: never a listed chunk with half its d
 from __future__ import annotations
 
 import json
-import os
 import zlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -25,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.chunks import Chunk
-from ..engine.overlaps import TRACK_DTYPE
+from ..core.chunks import Chunk
+from ..core.records import TRACK_DTYPE
 from ..errors import UserInputError
+from .files import write_atomically
 
 INDEX_NAME = "store.json"
 FORMAT = 2  # 1 (before 0.1.0 was released) compressed whole chunks
@@ -39,16 +39,6 @@ COMPRESSION_LEVEL = 1
 def encode_strip(frame: np.ndarray, dtype: np.dtype) -> bytes:
     """A frame as one zlib stream of its rows, little-endian: a TIFF strip, and what the store keeps."""
     return zlib.compress(np.ascontiguousarray(frame, np.dtype(dtype).newbyteorder("<")).data, COMPRESSION_LEVEL)
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, flush it to disk, then rename it."""
-    temporary = path.with_name(path.name + ".partial")
-    with open(temporary, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 class LabelStore:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import FrameReadError, UserInputError
-from .frames import FrameSource
+from .source import FrameSource
 
 # 8-bit pixel formats whose first plane is the luma (grey) image, one byte a pixel
 LUMA_FIRST_FORMATS = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}

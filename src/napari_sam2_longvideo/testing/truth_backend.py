@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..engine.backend import FramePrediction
+from ..engine.backends.base import FramePrediction
 from .synthetic import SyntheticClip
 
 INSIDE, HIDDEN, OUTSIDE = 5.0, 1.0, -5.0
@@ -98,7 +98,7 @@ class TruthSession:
     def add_box(self, frame, animal, box_xyxy):
         self.prompt_log.append(("box", frame, animal))
         self.bound_at[animal] = frame
-        from ..engine.assignment import box_iou, mask_box
+        from ..core.geometry import box_iou, mask_box
 
         candidates = []
         for k in range(1, self.backend.clip.num_animals + 1):
@@ -160,8 +160,8 @@ class TruthDetector:
         self.frames_seen: list[int] = []
 
     def detect(self, image: np.ndarray):
-        from ..engine.assignment import mask_box
-        from ..engine.detector import Detections
+        from ..core.geometry import mask_box
+        from ..engine.detection.detector import Detections
 
         frame = self._frame_of(image)
         self.frames_seen.append(frame)

@@ -1,0 +1,159 @@
+"""Blob outlines of the coming frames, found in a second process while this one tracks.
+
+Finding a frame's blobs (decoding it, comparing it with the floor, tracing outlines) is a string of short
+calls into FFmpeg, OpenCV and numpy. In a thread, each call that hands back the interpreter lock has to
+wait for the tracking thread's Python to let go of it again: measured, a read-ahead thread was no faster
+than doing the work in turn. A process has an interpreter of its own. It opens the same video itself and
+sends back only the outlines, a few kilobytes a frame; this process draws the blobs from them
+(`blobs.blobs_from_outlines`), which gives exactly the blobs `blobs.find_blobs` would.
+
+The worker serves one *job* at a time: a list of frames in the order they will be asked for. A new job
+abandons the one before (a session stopped early); results of abandoned jobs are thrown away here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import sys
+import time
+import weakref
+
+import numpy as np
+
+from ....errors import UserInputError
+from .blobs import find_outlines
+from .floor import FloorModel
+
+AHEAD = 8  # frames the worker may run ahead of the tracker: enough to never wait, little memory
+POLL_SECONDS = 1.0  # how often a wait for the worker checks that it is still alive
+SETTLE_SECONDS = 2.0  # how long a closing worker may take to finish its frame before it is stopped
+
+
+class OutlineWorker:
+    """A process that finds blob outlines for the frames it is asked for.
+
+    Parameters
+    ----------
+    reopen : callable
+        Opens the video in the worker (`FrameSource.reopener`).
+
+    Notes
+    -----
+    The process is started with "spawn", which is safe beside the threads of FFmpeg, Qt and napari, and
+    lives until `close` (or until this object is collected, or this process exits).
+    """
+
+    def __init__(self, reopen):
+        context = multiprocessing.get_context("spawn")
+        self._requests = context.Queue()
+        self._results = context.Queue(maxsize=AHEAD)
+        self._process = context.Process(
+            target=_serve, args=(reopen, self._requests, self._results), name="contrast-outlines", daemon=True
+        )
+        self._process.start()
+        self._job = 0
+        self._finalizer = weakref.finalize(self, _stop, self._process, self._requests, self._results)
+
+    def start(self, frames_in_order, floor: FloorModel, arena, arena_area: int, min_area: int) -> OutlineJob:
+        """Begin finding the outlines of ``frames_in_order``; earlier jobs are abandoned."""
+        self._job += 1
+        self._requests.put((self._job, list(frames_in_order), floor, arena, arena_area, min_area))
+        return OutlineJob(self, self._job)
+
+    def receive(self):
+        """The next result the worker sent: ``(job, frame, outlines, error)``."""
+        while True:
+            try:
+                return self._results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise RuntimeError(
+                        f"The process that finds the contrast backend's blobs ended unexpectedly (exit code "
+                        f"{self._process.exitcode}). Finished chunks are kept; run again to resume."
+                    ) from None
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+class OutlineJob:
+    """The outlines of one job's frames, asked for in the job's order (frames may be skipped)."""
+
+    def __init__(self, worker: OutlineWorker, job: int):
+        self.worker, self.job = worker, job
+
+    def get(self, frame: int) -> list[np.ndarray]:
+        """The outlines on ``frame``; raises the error reading it raised in the worker."""
+        while True:
+            job, found, outlines, error = self.worker.receive()
+            if job == "failed":
+                raise error
+            if job != self.job or found != frame:
+                continue  # an abandoned job's, or a frame the caller did not need
+            if error is not None:
+                raise error
+            return outlines
+
+
+def _serve(reopen, requests, results) -> None:
+    """The worker's loop: open the video, then answer jobs until told to stop (None)."""
+    try:
+        frames = reopen()
+    except Exception as error:  # noqa: BLE001 - whatever it was, the tracker must hear of it
+        results.put(("failed", None, None, _sendable(error)))
+        sys.exit(1)  # not 0, which says that every request was read (see `_stop`)
+    request = requests.get()
+    while request is not None:
+        job, order, floor, arena, arena_area, min_area = request
+        request = None
+        for frame in order:
+            if not requests.empty():
+                break  # a newer job (or stop) came: this one was abandoned
+            try:
+                outlines, error = find_outlines(frames.read_grey(frame), floor, arena, arena_area, min_area), None
+            except Exception as raised:  # noqa: BLE001 - sent on, and raised where the frame is asked for
+                outlines, error = None, _sendable(raised)
+            results.put((job, frame, outlines, error))
+        request = requests.get()
+    frames.close()
+    # Everything it sent is through the pipe now; ending here skips unloading numpy, OpenCV and FFmpeg
+    # module by module (40 ms, which the tracking process would wait for at the end of every run).
+    results.close()
+    results.join_thread()
+    os._exit(0)
+
+
+def _sendable(error: Exception) -> Exception:
+    """``error`` if it survives pickling (this package's errors do), else a RuntimeError saying what it was."""
+    if isinstance(error, UserInputError):
+        return error
+    return RuntimeError(f"The contrast backend's blob finder failed: {type(error).__name__}: {error}")
+
+
+def _stop(process, requests, results) -> None:
+    """Ask the worker to stop; take whatever it still sends, so that it is never stuck sending it."""
+    if process.is_alive():
+        requests.put(None)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while process.is_alive() and time.monotonic() < deadline:
+        try:
+            while True:
+                results.get_nowait()
+        except queue.Empty:
+            pass
+        process.join(timeout=0.05)  # returns as soon as it ends: a run's last 50 ms are not spent waiting
+    if process.is_alive():
+        process.terminate()
+    process.join()
+    if process.exitcode == 0:
+        # It read every request, the stop included: the thread that sent them ends now. Left to
+        # end on its own, it could still be dropping the queue's semaphores while this process exits,
+        # and Python then warns of "leaked semaphore objects" (seen in 2 of 8 runs of the command).
+        requests.close()
+        requests.join_thread()
+    else:
+        # A request the process never read (it failed to start, or was killed) would otherwise hold
+        # this process at exit for ever: its queue waits to finish writing into a pipe no one reads.
+        requests.cancel_join_thread()

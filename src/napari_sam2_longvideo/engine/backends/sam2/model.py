@@ -1,0 +1,90 @@
+"""Building SAM2's video predictor from the settings: device, image size, weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ....errors import UserInputError
+from ....settings import TrackSettings
+from ...devices import pick_device
+from .checkpoints import ModelSpec, model_spec, resolve_checkpoint, sha256_of
+
+
+def build_predictor(settings: TrackSettings, progress=None):
+    """Return ``(predictor, device, weights)``; ``weights`` describes the checkpoint for ``run.json``.
+
+    With ``random_weights`` the model is initialised from a fixed seed and no file is read: the masks
+    are meaningless, but every code path runs and results are reproducible (for tests and benchmarks).
+    """
+    from sam2.build_sam import build_sam2_video_predictor
+
+    spec = model_spec(settings.model, settings.sam_version)
+    device = pick_device(settings.device)
+    checkpoint = None
+    if not settings.random_weights:
+        checkpoint = resolve_checkpoint(spec, settings.checkpoint, progress=progress)
+    side = settings.image_size // 16  # the backbone's feature map; SAM2's RoPE tables are sized for it
+    overrides = [
+        f"++model.image_size={settings.image_size}",
+        f"++model.memory_attention.layer.self_attention.feat_sizes=[{side},{side}]",
+        f"++model.memory_attention.layer.cross_attention.feat_sizes=[{side},{side}]",
+    ]
+    torch.manual_seed(settings.seed)
+    # build on the CPU and move afterwards, so a checkpoint that fails to load never touches the GPU
+    predictor = build_sam2_video_predictor(
+        spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides
+    )
+    if checkpoint is not None:
+        load_checkpoint(predictor, Path(checkpoint), spec)
+    predictor = predictor.to(device).eval()
+    weights = {
+        "model": spec.name,
+        "sam_version": spec.version,
+        "config": spec.config,
+        "checkpoint": Path(checkpoint).name if checkpoint else None,
+        "checkpoint_sha256": sha256_of(checkpoint) if checkpoint else None,
+        "random_weights": settings.random_weights,
+        "seed": settings.seed if settings.random_weights else None,
+    }
+    return predictor, device, weights
+
+
+def load_checkpoint(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None:
+    """Load SAM2's ``{"model": state_dict}`` file, refusing one made for another model."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch's unpickler fails with many types on junk files
+        raise UserInputError(
+            f"Checkpoint {path} is not a PyTorch checkpoint SAM2 can read ({error}). "
+            f"Download {spec.filename} again or pass the right file with --checkpoint."
+        ) from error
+    weights = state.get("model") if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        raise UserInputError(
+            f"Checkpoint {path} has no 'model' weights, so it is not a SAM2 checkpoint. "
+            f"Use {spec.filename} from Meta with --model {spec.name}."
+        )
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as error:
+        missing, unexpected = _key_mismatch(model, weights)
+        detail = "; ".join(
+            part
+            for part in (
+                f"{len(missing)} weights missing (e.g. {missing[0]})" if missing else "",
+                f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                "tensor shapes differ" if not (missing or unexpected) else "",
+            )
+            if part
+        )
+        raise UserInputError(
+            f"Checkpoint {path} does not match the model {spec.name} (SAM {spec.version}): {detail}. "
+            f"Pass the --model and --sam-version this checkpoint was made for, or use {spec.filename}."
+        ) from error
+
+
+def _key_mismatch(model, weights) -> tuple[list[str], list[str]]:
+    expected = set(model.state_dict())
+    return sorted(expected - set(weights)), sorted(set(weights) - expected)

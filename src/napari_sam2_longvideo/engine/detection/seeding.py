@@ -1,0 +1,106 @@
+"""What each animal is prompted with at the start of a chunk: its carried mask, or a detector's box.
+
+Without a detector every animal with pixels on the previous chunk's last frame carries that mask. With
+one, the chunk's first frame is searched for animals and the boxes are assigned to animals globally
+(`assign_detections`):
+
+- an animal whose carried mask disagrees with its box (IoU below ``reanchor_iou``; its mask has slid
+  onto the other animal, or grown over the floor) is prompted with the box instead: re-anchored;
+- a lost animal (no carried mask) is prompted with the first confident box assigned to it, searching
+  the chunk's frames in order; the tracker fills the frames before that one by propagating backward.
+  The frames searched in vain are recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...core.chunks import Chunk
+from ...core.geometry import mask_box
+from .assignment import assign_detections
+from .detector import Detector
+
+
+@dataclass
+class ChunkSeeds:
+    """Prompts for one chunk, beyond the user's own.
+
+    ``masks`` go on ``mask_frame``, the frame they were carried from (the one before the chunk, or an
+    earlier one when the chunk was preceded by blank frames); ``boxes`` map an animal to ``(frame, box)``.
+    """
+
+    mask_frame: int | None = None
+    masks: dict[int, np.ndarray] = field(default_factory=dict)
+    boxes: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
+    detector_conf: dict[tuple[int, int], float] = field(default_factory=dict)  # (frame, animal) -> conf
+    reanchored: set[tuple[int, int]] = field(default_factory=set)  # (frame, animal)
+    undetected: dict[int, list[int]] = field(default_factory=dict)  # animal -> frames searched in vain
+
+
+def seed_chunk(
+    frames,
+    chunk: Chunk,
+    carry: dict[int, np.ndarray],
+    last_centers: dict[int, np.ndarray | None],
+    detector: Detector | None,
+    *,
+    reanchor_iou: float = 0.5,
+    max_distance: float | None = None,
+) -> ChunkSeeds:
+    """Decide the chunk's seeds; ``carry`` maps every animal to its mask on the frame before the chunk."""
+    seeds = ChunkSeeds()
+    last_boxes = {animal: mask_box(mask) for animal, mask in carry.items()}
+    if detector is None:
+        seeds.masks = {a: m for a, m in carry.items() if last_boxes[a] is not None}
+        return seeds
+    # an animal moves at most about its own length between two frames of the clips we see
+    max_distance = max_distance or 0.5 * float(np.hypot(frames.height, frames.width))
+
+    found = detector.detect(frames.read(chunk.start))
+    matches = assign_detections(last_boxes, last_centers, found.boxes, found.confidences, max_distance=max_distance)
+    lost = []
+    for animal, box in last_boxes.items():
+        match = matches.get(animal)
+        if match is not None:
+            seeds.detector_conf[(chunk.start, animal)] = match.confidence
+        if box is None:
+            if match is not None:
+                seeds.boxes[animal] = (chunk.start, found.boxes[match.detection])
+                seeds.reanchored.add((chunk.start, animal))
+            else:
+                lost.append(animal)
+        elif match is not None and match.iou < reanchor_iou:
+            seeds.boxes[animal] = (chunk.start, found.boxes[match.detection])
+            seeds.reanchored.add((chunk.start, animal))
+        else:
+            seeds.masks[animal] = carry[animal]
+
+    if lost:
+        _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_distance, seeds)
+    return seeds
+
+
+def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_distance, seeds):
+    """Look for lost animals frame by frame through the chunk; the animals still tracked compete too,
+    so a lost animal cannot take the box of one that is right there."""
+    searching = list(lost)
+    seeds.undetected = {animal: [chunk.start] for animal in lost}
+    for frame in range(chunk.start + 1, chunk.stop):
+        if not searching:
+            break
+        found = detector.detect(frames.read(frame))
+        priors = {a: b for a, b in last_boxes.items() if a not in searching}
+        priors.update({a: None for a in searching})
+        matches = assign_detections(priors, last_centers, found.boxes, found.confidences, max_distance=max_distance)
+        for animal in list(searching):
+            match = matches.get(animal)
+            if match is None:
+                seeds.undetected[animal].append(frame)
+                continue
+            seeds.boxes[animal] = (frame, found.boxes[match.detection])
+            seeds.reanchored.add((frame, animal))
+            seeds.detector_conf[(frame, animal)] = match.confidence
+            searching.remove(animal)
+    seeds.undetected = {a: f for a, f in seeds.undetected.items() if f}

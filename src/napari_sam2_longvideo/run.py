@@ -1,0 +1,142 @@
+"""One tracking run from a video, prompts and settings to the files in an output folder.
+
+This is what the command line and the napari widget both call. It checks everything a user can get
+wrong before any work starts, resumes an earlier run in the same folder, and writes ``labels.tif``,
+``tracks.csv`` and ``run.json`` when the last chunk is done.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+
+from .core.chunks import chunk_plan
+from .core.records import label_dtype
+from .engine.backends.base import SegmentationBackend
+from .engine.detection.schedule import DetectorSchedule
+from .engine.events import ChunkDone, ResultsWritten
+from .engine.tracker import track
+from .io.excerpt import FirstFrames
+from .io.export import write_labels_tiff, write_tracks_csv
+from .io.frames import open_frames
+from .io.prompts import Prompts
+from .io.run_folder import RunFolder, package_versions
+from .io.source import FrameSource
+from .io.store import LabelStore
+from .settings import TrackSettings
+
+
+def make_backend(settings: TrackSettings, frames=None, folder=None, download_progress=None) -> SegmentationBackend:
+    """The backend the settings name; the contrast backend keeps its background in ``folder``."""
+    if settings.backend == "contrast":
+        from .engine.backends.contrast.backend import ContrastBackend
+
+        return ContrastBackend(settings, frames, folder)
+    from .engine.backends.sam2.video_predictor import (
+        SAM2Backend,  # torch and sam2 load only when a run needs them
+    )
+
+    return SAM2Backend(settings, download_progress=download_progress)
+
+
+def run_tracking(
+    source,
+    prompts: Prompts,
+    settings: TrackSettings,
+    out,
+    *,
+    overwrite: bool = False,
+    backend: SegmentationBackend | None = None,
+    download_progress=None,
+) -> Iterator:
+    """Track, yielding the tracker's events and finally `ResultsWritten`.
+
+    Parameters
+    ----------
+    source : str, Path, FrameSource or array
+        The video (any input `open_frames` takes).
+    prompts : Prompts
+        The user's points.
+    settings : TrackSettings
+        How to track.
+    out : str or Path
+        Output folder; an earlier run there with the same video, prompts and settings is resumed.
+    overwrite : bool
+        Start over in ``out`` whatever it holds.
+    backend : SegmentationBackend, optional
+        Defaults to the one ``settings`` names.
+    """
+    settings.validate()
+    frames = source if isinstance(source, FrameSource) else open_frames(source)
+    if settings.max_frames is not None and settings.max_frames < len(frames):
+        frames = FirstFrames(frames, settings.max_frames)
+    prompts.validate(len(frames), frames.height, frames.width, frames.path)
+    folder, resuming = RunFolder.prepare(
+        out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
+    )
+    plan = chunk_plan(len(frames), settings.chunk_size)
+    shape = (len(frames), frames.height, frames.width)
+    if resuming:
+        store = LabelStore.open(folder.store_path)
+    else:
+        store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
+    earlier = folder.read_metadata() if resuming else None
+    owned = backend is None  # a backend made here is closed here; one given is the caller's to close
+    backend = backend or make_backend(settings, frames, folder.path, download_progress)
+    try:
+        yield from _track_into(folder, frames, prompts, settings, backend, store, plan, earlier)
+    finally:
+        if owned:
+            backend.close()
+    yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
+
+
+def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier) -> Iterator:
+    """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
+    metadata = {
+        "status": "running",
+        "video": frames.fingerprint(),
+        "video_info": frames.info,
+        "prompts": {"sha256": prompts.fingerprint(), "source": prompts.source, "rows": prompts.rows()},
+        "animals": prompts.animals,
+        "settings": settings.to_dict(),
+        "backend": backend.describe(),
+        "versions": package_versions(),
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "chunks": len(plan),
+        "chunks_done": len(store.done_chunks),
+    }
+    folder.write_metadata(metadata)
+    detectors = None
+    if settings.detector or settings.train_detector:
+        detectors = DetectorSchedule(settings, folder.path, frames, prompts.animals, _device_of(backend, settings))
+    undetected = metadata["frames_without_detection"] = dict((earlier or {}).get("frames_without_detection", {}))
+    finished = False
+    try:
+        for event in track(frames, prompts, backend, store, detectors, settings.reanchor_iou):
+            if isinstance(event, ChunkDone):
+                metadata["chunks_done"] = len(store.done_chunks)
+                for animal, missed in event.undetected.items():
+                    undetected.setdefault(str(animal), []).extend(missed)
+                folder.write_metadata(metadata)
+            yield event
+        write_labels_tiff(store, folder.labels_path)
+        write_tracks_csv(store.records(), folder.tracks_path)
+        finished = True
+    except Exception as error:
+        metadata["error"] = str(error)
+        raise
+    finally:
+        metadata["status"] = "finished" if finished else ("failed" if "error" in metadata else "stopped")
+        metadata["chunks_done"] = len(store.done_chunks)
+        folder.write_metadata(metadata)
+
+
+def _device_of(backend, settings: TrackSettings):
+    """Run the detector where the backend runs."""
+    device = getattr(backend, "device", None)
+    if device is not None:
+        return device
+    from .engine.devices import pick_device
+
+    return pick_device(settings.device)
