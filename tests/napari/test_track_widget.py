@@ -5,20 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from napari.qt.threading import create_worker
 
-from napari_sam2_longvideo.engine.events import ChunkDone
+from napari_sam2_longvideo._napari import _track_widget
+from napari_sam2_longvideo.engine.events import ChunkDone, FrameTracked, ResultsWritten, RunFinished, RunStarted
 from napari_sam2_longvideo.io.store import LabelStore
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
 
 
 def test_a_full_run_with_the_truth_backend_labels_the_prompted_animals(
-    viewer, widget, generated, use_generated, wait_for_run, tmp_path
+    viewer, widget, generated, use_generated, wait_for_run, monkeypatch, tmp_path
 ):
     widget.backend_factory = lambda settings: TruthBackend(generated)
     use_generated(widget, tmp_path / "run")
     seen = []
+
+    def create_worker_and_listen(*args, **kwargs):
+        # connected as the worker is made, before the widget starts it: no event can come before this
+        worker = create_worker(*args, **kwargs)
+        worker.yielded.connect(seen.append)
+        return worker
+
+    monkeypatch.setattr(_track_widget, "create_worker", create_worker_and_listen)
     widget.track()
-    widget.worker.yielded.connect(seen.append)
     wait_for_run(widget)
 
     labels = viewer.layers["generated_clip labels"]
@@ -27,7 +36,13 @@ def test_a_full_run_with_the_truth_backend_labels_the_prompted_animals(
     assert isinstance(labels.data, LabelStore)  # lazy: read chunk by chunk
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "run" / "labels.tif"), generated.truth)
     assert (tmp_path / "run" / "tracks.csv").is_file()
+    # every event of the run, in order: the start, each chunk's frames then the chunk, the end
+    chunk = [FrameTracked] * 10 + [ChunkDone]
+    assert [type(e) for e in seen] == [RunStarted, *chunk * 4, RunFinished, ResultsWritten]
+    assert (seen[0].total_frames, seen[0].num_chunks) == (40, 4)
+    assert [e.frame for e in seen if isinstance(e, FrameTracked)] == list(range(40))
     assert [e.chunk.index for e in seen if isinstance(e, ChunkDone)] == [0, 1, 2, 3]
+    assert seen[-1].labels == tmp_path / "run" / "labels.tif"
     assert widget.progress_bar.value() == widget.progress_bar.maximum() == 40
     assert widget.status.text().startswith("Done")
     assert widget.track_button.enabled and not widget.cancel_button.enabled

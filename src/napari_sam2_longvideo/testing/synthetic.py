@@ -58,6 +58,7 @@ def crossing_ellipses(
     dark_on_light: bool = True,
     seed: int = 0,
     spacing: float = 0.1,
+    jump: tuple[int, int, float, float] | None = None,
 ) -> SyntheticClip:
     """Ellipses that start apart, meet in the middle of the clip (touching and overlapping), and part.
 
@@ -66,6 +67,10 @@ def crossing_ellipses(
     height apart; an ellipse is 0.16 of the height tall, so neighbours overlap where they pass, and with
     three at 0.08 the middle one is about half hidden. The floor is textured noise so a background model
     has something to ignore.
+
+    ``jump`` is ``(frame, ellipse, dy, dx)``, ellipse numbered from 0: from ``frame`` on, that ellipse
+    is drawn ``(dy, dx)`` pixels away from its path, a jump by construction (as when a mask leaps to
+    another object, or a fast animal at a low frame rate). None (the default) makes no jump.
     """
     rng = np.random.default_rng(seed)
     floor_level, animal_level = (200, 40) if dark_on_light else (40, 200)
@@ -86,6 +91,8 @@ def crossing_ellipses(
             start, end = (left, right) if k % 2 == 0 else (right, left)
             x = start + (end - start) * progress
             y = rows[k] + 3.0 * np.sin(2 * np.pi * progress + k)
+            if jump is not None and k == jump[1] and t >= jump[0]:
+                y, x = y + jump[2], x + jump[3]
             centers[t, k] = (y, x)
             mask = _ellipse_mask((height, width), (y, x), axes, angle=0.15 * (1 if k % 2 else -1))
             full[t, k] = mask

@@ -15,7 +15,7 @@ from napari_sam2_longvideo.core.geometry import centre
 from napari_sam2_longvideo.core.records import label_dtype
 from napari_sam2_longvideo.engine.backends.contrast.backend import ContrastBackend
 from napari_sam2_longvideo.engine.backends.contrast.blobs import find_blobs
-from napari_sam2_longvideo.engine.backends.contrast.floor import FloorModel
+from napari_sam2_longvideo.engine.backends.contrast.floor import FloorModel, arena_mask
 from napari_sam2_longvideo.engine.backends.contrast.identities import AnimalTrack
 from napari_sam2_longvideo.engine.backends.contrast.touching import split_blob
 from napari_sam2_longvideo.engine.tracker import track
@@ -90,12 +90,17 @@ def test_three_abreast_with_the_middle_one_half_hidden_keep_their_identity(tmp_p
         assert iou(labels[-1] == k + 1, clip.truth[-1] == k + 1) > 0.8
 
 
-def test_touching_frames_are_flagged_merged(tmp_path):
+def test_frames_where_the_animals_form_one_blob_and_only_those_are_flagged_merged(tmp_path):
     clip = crossing_ellipses(num_frames=60, height=120, width=160, seed=3)
     labels, records, _ = track_clip(tmp_path, clip)
-    touching = {t for t in range(60) if np.logical_and(clip.full_masks[t, 0], clip.full_masks[t, 1]).any()}
-    merged = set(records["frame"][records["merged"]].tolist())
-    assert merged and merged <= touching | {min(touching) - 1, max(touching) + 1}
+    # the truth: frames where the two generated ellipses overlap or touch, so that the foreground holds
+    # them as one blob (8-connected, as OpenCV's outlines join pixels) that the backend has to split
+    one_blob = {t for t in range(60)
+                if cv2.connectedComponents((clip.full_masks[t, 0] | clip.full_masks[t, 1]).astype(np.uint8))[0] == 2}
+    assert len(one_blob) >= 10 and 0 not in one_blob and 59 not in one_blob
+    for animal in (1, 2):
+        mine = records[records["animal"] == animal]
+        assert set(mine["frame"][mine["merged"]].tolist()) == one_blob, animal
     assert not records["lost"].any()
 
 
@@ -122,13 +127,48 @@ def test_the_background_is_saved_and_reused(tmp_path, monkeypatch):
     assert (relearned.model.background == saved).all()
 
 
-def test_an_arena_polygon_hides_what_is_outside(tmp_path):
-    clip = crossing_ellipses(num_frames=20, height=60, width=80)
-    settings = TrackSettings(backend="contrast", arena="0,0;0,79;40,79;40,0")  # top part only
-    labels, records, _ = track_clip(tmp_path, clip, settings=settings)
-    assert not labels[:, 41:].any()
+def test_an_arena_polygon_hides_what_is_outside_while_the_animal_inside_is_still_tracked(tmp_path):
+    # two rows of animals apart; the upper one walks right, out of the arena through its notched corner
+    clip = crossing_ellipses(num_frames=30, height=60, width=80, spacing=0.4)
+    rows, cols = np.mgrid[:60, :80]
+    inside = ~((rows < 30) & (cols > 56))  # the polygon below, corners as "y,x"
+    arena = "0,0;0,56;30,56;30,79;59,79;59,0"
+    assert (arena_mask(arena, 60, 80) == inside).all()
+    crossing = [t for t in range(30) if (clip.full_masks[t, 0] & ~inside).any()]
+    assert len(crossing) >= 8 and not (clip.full_masks[:, 1] & ~inside).any()  # only the upper one leaves
+
+    labels, records, _ = track_clip(tmp_path, clip, settings=TrackSettings(backend="contrast", arena=arena))
+    assert not labels[:, ~inside].any()
+    lost = {(int(r["frame"]), int(r["animal"])) for r in records[records["lost"]]}
+    for t in range(30):
+        upper = clip.truth[t] == 1
+        if (upper & inside).sum() >= 0.2 * upper.sum():  # enough of it inside to be seen: followed there
+            assert iou(labels[t] == 1, upper & inside) >= 0.9, t
+            assert (t, 1) not in lost
+        assert iou(labels[t] == 2, clip.truth[t] == 2) >= 0.9, t
     with pytest.raises(UserInputError, match="neither a mask file nor a polygon"):
         ContrastBackend(TrackSettings(backend="contrast", arena="1,2"), open_frames(clip.frames))
+
+
+# the length an animal of these clips can move in a frame without being flagged: twice the square root
+# of its area, about 57 pixels (it walks about 5 pixels a frame)
+@pytest.mark.parametrize(
+    ("jump", "flagged"),
+    [
+        ((15, 0, 0.0, -70.0), {(15, 1)}),  # back along its row, inside a chunk
+        ((20, 1, 0.0, 70.0), {(20, 2)}),  # on a chunk's first frame: compared with the chunk before
+        ((15, 0, 0.0, -50.0), set()),  # a step of 45 pixels, shorter than the animal, is not a jump
+    ],
+)
+def test_a_jump_made_in_the_clip_is_flagged_on_its_frame_and_nowhere_else(tmp_path, jump, flagged):
+    clip = crossing_ellipses(num_frames=30, height=120, width=240, spacing=0.5, seed=3, jump=jump)
+    _, records, _ = track_clip(tmp_path, clip, chunk_size=10)
+    assert not records["lost"].any()
+    assert {(int(r["frame"]), int(r["animal"])) for r in records[records["jumped"]]} == flagged
+    # it was followed to where it jumped: its centre is the generated ellipse's
+    frame, ellipse = jump[:2]
+    row = records[(records["frame"] == frame) & (records["animal"] == ellipse + 1)][0]
+    assert np.allclose((row["centroid_y"], row["centroid_x"]), clip.centers[frame, ellipse], atol=1.0)
 
 
 def test_blobs_are_labelled_with_their_holes_filled_and_specks_left_out():
@@ -248,7 +288,7 @@ def track_real_clip(tmp_path, *options: str) -> Path:
 
 
 @pytest.mark.skipif(not REAL_CLIP.exists(), reason="the shared two-mice clip is not here")
-def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_path):
+def test_the_real_clip_two_mice_with_plausible_areas_and_few_jumps(tmp_path):
     out = track_real_clip(tmp_path)
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -262,17 +302,9 @@ def test_the_real_clip_two_mice_with_plausible_areas_and_no_unflagged_jumps(tmp_
     assert len(visible) >= 0.95 * len(apart)
     areas = np.array([int(by_frame[f][a]["area"]) for f in visible for a in (1, 2)])
     assert 1500 < np.median(areas) < 12000
+    # that the flag is set where a mask jumps is checked on a generated jump (above); here, that it is rare
     jumped = sum(int(r["jumped"]) for r in rows)
     assert jumped < 0.02 * len(rows)  # fast runs at this low frame rate, a handful of frames
-    for animal in (1, 2):
-        for f in range(1, 1198):
-            before, now = by_frame[f - 1][animal], by_frame[f][animal]
-            if int(before["lost"]) or int(now["lost"]) or int(now["jumped"]):
-                continue
-            jump = np.hypot(float(now["centroid_y"]) - float(before["centroid_y"]),
-                            float(now["centroid_x"]) - float(before["centroid_x"]))
-            length = 2 * np.sqrt(max(int(now["area"]), int(before["area"])))  # about a mouse's length
-            assert jump <= length, (animal, f, jump)
     # The crossing the clip's README names (around frame 905): the mouse on the right walks up past the
     # other, which stays (checked frame by frame by eye, tails included). Animal 2 is the one on the
     # right before and the one far above after; a swap there would give the reverse.
