@@ -1,5 +1,6 @@
 """The command line, run as a user runs it: `sam2-longvideo track ...` with SAM2's random weights."""
 
+import contextlib
 import csv
 import json
 import os
@@ -285,3 +286,182 @@ def test_the_readme_sample_command_falls_back_to_the_contrast_backend_offline(tm
     where = {(int(r["frame"]), int(r["animal"])): (float(r["centroid_y"]), float(r["centroid_x"])) for r in visible}
     assert where[28, 1][1] > where[28, 2][1] + 50 and where[40, 1][0] > where[40, 2][0] + 100
     assert json.loads((out / "run.json").read_text())["settings"]["backend"] == "contrast"
+
+
+# === one run per folder, and inputs checked before anything is written ============================
+# (a section of its own, added with the folder lock)
+
+SAM2_CLI = str(Path(sys.executable).with_name("sam2-longvideo"))
+CONTRAST = ["--backend", "contrast", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    """A 1000-frame generated clip as one TIFF stack, and its prompts: at two frames a chunk the contrast
+    backend takes a few seconds on it, long enough to catch a run in the middle."""
+    folder = tmp_path_factory.mktemp("long")
+    clip = crossing_ellipses(num_frames=1000, height=72, width=96)
+    video = folder / "clip.tif"
+    tifffile.imwrite(video, clip.frames, photometric="rgb")
+    prompts = folder / "clicks.csv"
+    write_prompts(prompts, clip.center_prompts(0))
+    return video, prompts
+
+
+def start_track(video, prompts, out, log, *extra):
+    """The command in a process of its own; its output goes to the file ``log`` (not a pipe, which the
+    contrast backend's worker process would keep open if the run were killed)."""
+    with open(log, "w") as handle:
+        return subprocess.Popen(
+            [SAM2_CLI, "track", str(video), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "2",
+             *CONTRAST, *map(str, extra)],
+            stdout=handle, stderr=subprocess.STDOUT, text=True,
+        )
+
+
+def stop_when_a_chunk_is_done(process, out, log) -> dict:
+    """Wait until the run in ``process`` has finished a chunk, then freeze it (SIGSTOP) in the middle of
+    the run, so what follows does not depend on how fast this machine is. Returns its run.json."""
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        assert process.poll() is None, Path(log).read_text()
+        try:
+            run = json.loads((out / "run.json").read_text())
+        except (OSError, ValueError):  # not written yet
+            run = {}
+        if run.get("status") == "running" and run.get("chunks_done", 0) >= 1:
+            process.send_signal(signal.SIGSTOP)
+            run = json.loads((out / "run.json").read_text())
+            assert run["status"] == "running" and run["chunks_done"] < run["chunks"], "it finished first"
+            return run
+        time.sleep(0.01)
+    raise AssertionError("the first run never got going")
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_at_once_and_the_first_finishes(tmp_path, long_clip):
+    import socket
+
+    video, prompts = long_clip
+    out, log = tmp_path / "shared", tmp_path / "first.log"
+    first = start_track(video, prompts, out, log)
+    try:
+        stop_when_a_chunk_is_done(first, out, log)
+        for extra in ([], ["--overwrite"]):  # --overwrite must not clear a folder another run holds
+            started = time.time()
+            code, _, stderr = cli("track", video, "--prompts", prompts, "--out", out, "--chunk-size", "2",
+                                  *CONTRAST, *extra)
+            assert code == 2, stderr
+            assert time.time() - started < 20
+            assert f"Output folder {out} is in use by another run" in stderr
+            assert f"process {first.pid} on host {socket.gethostname()}" in stderr
+            assert "Traceback" not in stderr
+            assert json.loads((out / "run.json").read_text())["status"] == "running"
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, log.read_text()
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["chunks_done"] == run["chunks"] == 500
+    assert tifffile.imread(out / "labels.tif").shape == (1000, 72, 96)
+    assert not (out / ".lock-holder.json").exists()
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path, long_clip):
+    import psutil
+
+    video, prompts = long_clip
+    out, log = tmp_path / "killed", tmp_path / "first.log"
+    first = start_track(video, prompts, out, log)
+    stop_when_a_chunk_is_done(first, out, log)
+    workers = psutil.Process(first.pid).children(recursive=True)
+    first.kill()  # SIGKILL: no finally block runs, the lock file and its holder's note stay behind
+    first.wait(timeout=60)
+    try:
+        assert json.loads((out / ".lock-holder.json").read_text())["pid"] == first.pid
+        assert json.loads((out / "run.json").read_text())["status"] == "running"
+        code, _, stderr = cli("track", video, "--prompts", prompts, "--out", out, "--chunk-size", "2", *CONTRAST)
+    finally:
+        for worker in workers:  # the contrast backend's worker outlives a killed run; it is ours to end
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+    assert code == 0, stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert tifffile.imread(out / "labels.tif").shape == (1000, 72, 96)
+    assert not (out / ".lock-holder.json").exists()
+
+
+def test_the_lock_is_released_after_a_run_that_failed(tmp_path, clip_files, capsys):
+    from napari_sam2_longvideo.io.run_lock import RunLock
+
+    frames, prompts = clip_files
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for png in frames.iterdir():
+        (broken / png.name).write_bytes(png.read_bytes())
+    (broken / "frame9.png").write_bytes((broken / "frame9.png").read_bytes()[:100])
+    out = tmp_path / "o"
+    err = run_bad(capsys, "track", broken, "--prompts", prompts, "--out", out, "--chunk-size", "6", *CONTRAST)
+    assert "frame 9" in err
+    assert LabelStore.open(out / "store").done_chunks == [0]  # finished chunks are kept
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
+    with RunLock(out):  # taken at once: the failed run let go
+        pass
+    assert main(["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "6",
+                 *CONTRAST, "--overwrite"]) == 0
+
+
+def test_a_run_that_fails_before_finishing_a_chunk_leaves_no_store(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for png in frames.iterdir():
+        (broken / png.name).write_bytes(png.read_bytes())
+    (broken / "frame3.png").write_bytes((broken / "frame3.png").read_bytes()[:100])
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's own")
+    err = run_bad(capsys, "track", broken, "--prompts", prompts, "--out", out, "--chunk-size", "6", *CONTRAST)
+    assert "frame 3" in err
+    assert not (out / "store").exists() and not (out / "run.json").exists()
+    assert (out / "notes.txt").read_text() == "the user's own"
+
+
+def test_out_that_is_a_file_is_named_as_one(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    target = tmp_path / "results.tif"
+    target.write_bytes(b"someone's file")
+    err = run_bad(capsys, "track", frames, "--prompts", prompts, "--out", target, *CONTRAST)
+    assert f"--out {target} is a file, not a folder" in err
+    assert target.read_bytes() == b"someone's file"
+
+
+def test_a_prompt_past_max_frames_blames_the_limit_not_the_video(tmp_path, clip_files, capsys):
+    frames, _ = clip_files
+    prompts = tmp_path / "p.csv"
+    write_prompts(prompts, [(0, 30, 30, 1, True), (15, 30, 60, 2, True)])
+    out = tmp_path / "o"
+    err = run_bad(capsys, "track", frames, "--prompts", prompts, "--out", out, "--max-frames", "10", *CONTRAST)
+    assert "frame 15 is past --max-frames 10: the run is limited to the first 10 frames" in err
+    assert "has 10 frames" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["missing", "not a YOLO model"])
+@pytest.mark.parametrize("chunk_size", ["100", "6"])  # one chunk (once accepted silently) and several
+def test_a_bad_detector_is_refused_before_any_frame_is_tracked(tmp_path, clip_files, capsys, kind, chunk_size):
+    frames, prompts = clip_files
+    detector = tmp_path / "yolo.pt"
+    if kind != "missing":
+        detector.write_bytes(b"not a model")
+    out = tmp_path / "o"
+    err = run_bad(capsys, "track", frames, "--prompts", prompts, "--out", out, "--chunk-size", chunk_size,
+                  "--detector", detector, *CONTRAST)
+    assert f"Detector weights {detector}" in err
+    assert not out.exists()  # no labels, no store: the folder this run would have made is not left either
+
+
+def test_a_checkpoint_that_does_not_exist_is_refused_before_the_folder_is_made(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    out = tmp_path / "o"
+    err = run_bad(capsys, "track", frames, "--prompts", prompts, "--out", out,
+                  "--checkpoint", tmp_path / "nope.pt", "--image-size", "256", "--device", "cpu", "--quiet")
+    assert f"Checkpoint {tmp_path / 'nope.pt'} does not exist" in err
+    assert not out.exists()

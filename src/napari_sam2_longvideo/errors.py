@@ -9,6 +9,18 @@ class UserInputError(Exception):
     """Bad input from the user: a path, a prompt, a setting. The message names it and the fix."""
 
 
+class FrameIndexError(UserInputError, IndexError):
+    """A frame number outside the video.
+
+    An `IndexError` too, so that a frame source follows Python's sequence rules (``list(frames)`` and
+    ``for frame in frames`` end at the last frame), while callers that report user errors still catch it.
+    """
+
+
+class FolderInUseError(UserInputError):
+    """Another run holds the output folder; the message names the folder and the holder."""
+
+
 class FrameReadError(UserInputError):
     """A frame of the video could not be decoded.
 

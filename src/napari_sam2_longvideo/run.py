@@ -1,7 +1,8 @@
 """One tracking run from a video, prompts and settings to the files in an output folder.
 
 This is what the command line and the napari widget both call. It checks everything a user can get
-wrong before any work starts, resumes an earlier run in the same folder, and writes ``labels.tif``,
+wrong before any work starts and before anything is written, holds the folder's lock for the whole run
+(one run per folder), resumes an earlier run in the same folder, and writes ``labels.tif``,
 ``tracks.csv`` and ``run.json`` when the last chunk is done.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
+from pathlib import Path
 
 from .core.chunks import chunk_plan
 from .core.records import label_dtype
@@ -66,32 +68,68 @@ def run_tracking(
     backend : SegmentationBackend, optional
         Defaults to the one ``settings`` names.
     """
-    settings.validate()
-    frames = source if isinstance(source, FrameSource) else open_frames(source)
-    if settings.max_frames is not None and settings.max_frames < len(frames):
-        frames = FirstFrames(frames, settings.max_frames)
-    prompts.validate(len(frames), frames.height, frames.width, frames.path)
-    folder, resuming = RunFolder.prepare(
-        out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
-    )
-    plan = chunk_plan(len(frames), settings.chunk_size)
-    shape = (len(frames), frames.height, frames.width)
-    if resuming:
-        store = LabelStore.open(folder.store_path)
-    else:
-        store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
-    earlier = folder.read_metadata() if resuming else None
-    owned = backend is None  # a backend made here is closed here; one given is the caller's to close
-    backend = backend or make_backend(settings, frames, folder.path, download_progress)
+    frames = _checked_inputs(source, prompts, settings, out)
+    lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched
     try:
-        yield from _track_into(folder, frames, prompts, settings, backend, store, plan, earlier)
+        # the user's detector is loaded before the folder is prepared: a bad model file changes nothing
+        detectors = _detector_schedule(settings, lock.folder, frames, prompts, backend)
+        folder, resuming = RunFolder.prepare(
+            out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
+        )
+        plan = chunk_plan(len(frames), settings.chunk_size)
+        shape = (len(frames), frames.height, frames.width)
+        if resuming:
+            store = LabelStore.open(folder.store_path)
+        else:
+            store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
+        earlier = folder.read_metadata() if resuming else None
+        owned = backend is None  # a backend made here is closed here; one given is the caller's to close
+        try:
+            backend = backend or make_backend(settings, frames, folder.path, download_progress)
+            try:
+                yield from _track_into(folder, frames, prompts, settings, backend, store, plan, earlier, detectors)
+            finally:
+                if owned:
+                    backend.close()
+        except Exception:
+            if not resuming and not store.done_chunks:
+                folder.clear()  # failed before finishing a chunk: no empty store and no run.json are left
+            raise
+        yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
     finally:
-        if owned:
-            backend.close()
-    yield ResultsWritten(folder.labels_path, folder.tracks_path, folder.run_path)
+        # released however the run ends: finished, failed, or its generator closed (Ctrl-C, Cancel)
+        lock.release(remove_empty_folder=created)
 
 
-def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier) -> Iterator:
+def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> FrameSource:
+    """Everything that can be checked without the output folder, checked before it is created or locked.
+
+    Returns the frames the run tracks (the first ``max_frames`` with ``--max-frames``).
+    """
+    settings.validate()
+    RunFolder.check_path(out)
+    if settings.backend == "sam2" and settings.checkpoint and not settings.random_weights:
+        from .engine.backends.sam2.checkpoints import check_checkpoint_file, model_spec
+
+        check_checkpoint_file(model_spec(settings.model, settings.sam_version), settings.checkpoint)
+    frames = source if isinstance(source, FrameSource) else open_frames(source)
+    limited = settings.max_frames is not None and settings.max_frames < len(frames)
+    if limited:
+        frames = FirstFrames(frames, settings.max_frames)
+    prompts.validate(
+        len(frames), frames.height, frames.width, frames.path, max_frames=settings.max_frames if limited else None
+    )
+    return frames
+
+
+def _detector_schedule(settings: TrackSettings, folder: Path, frames, prompts: Prompts, backend):
+    """The run's detectors, with ``--detector``'s model loaded (and so checked) now; None without one."""
+    if not (settings.detector or settings.train_detector):
+        return None
+    return DetectorSchedule(settings, folder, frames, prompts.animals, _device_of(backend, settings))
+
+
+def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier, detectors) -> Iterator:
     """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
     metadata = {
         "status": "running",
@@ -107,9 +145,6 @@ def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, pl
         "chunks_done": len(store.done_chunks),
     }
     folder.write_metadata(metadata)
-    detectors = None
-    if settings.detector or settings.train_detector:
-        detectors = DetectorSchedule(settings, folder.path, frames, prompts.animals, _device_of(backend, settings))
     undetected = metadata["frames_without_detection"] = dict((earlier or {}).get("frames_without_detection", {}))
     finished = False
     try:
@@ -133,7 +168,7 @@ def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, pl
 
 
 def _device_of(backend, settings: TrackSettings):
-    """Run the detector where the backend runs."""
+    """Run the detector where the backend runs (the backend made from ``settings`` runs on this device)."""
     device = getattr(backend, "device", None)
     if device is not None:
         return device

@@ -295,6 +295,19 @@ def test_frame_out_of_range_names_t_and_the_count(tmp_path):
         open_frames(np.zeros((2, 4, 4), np.uint8)).read(7)
 
 
+def test_a_frame_source_is_a_python_sequence(tmp_path):
+    """Past the end is an IndexError (with the same clear message), so iteration ends at the last frame."""
+    frames = open_frames(write_png_folder(tmp_path / "frames", 4))
+    listed = list(frames)
+    assert len(listed) == 4 and [int(frame[0, 0, 0]) for frame in listed] == [0, 1, 2, 3]
+    assert [int(frame[0, 0, 0]) for frame in open_frames(np.stack([numbered_rgb(i) for i in range(3)]))] == [0, 1, 2]
+    with pytest.raises(IndexError, match=r"Frame 4 is out of range"):
+        frames[4]
+    with pytest.raises(IndexError, match=r"Frame -5 is out of range"):
+        frames[-5]
+    np.testing.assert_array_equal(frames[-1], numbered_rgb(3))
+
+
 def test_base_class_is_the_common_type(tmp_path):
     assert all(
         isinstance(source, FrameSource)

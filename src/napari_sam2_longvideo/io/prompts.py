@@ -73,14 +73,26 @@ class Prompts:
             picked = (self.frame == frame) & (self.animal == animal)
             yield PointGroup(frame, animal, self.yx[picked], self.positive[picked])
 
-    def validate(self, num_frames: int, height: int, width: int, video: str) -> Prompts:
-        """Raise `UserInputError` for a prompt the tracker cannot use; return self otherwise."""
+    def validate(
+        self, num_frames: int, height: int, width: int, video: str, *, max_frames: int | None = None
+    ) -> Prompts:
+        """Raise `UserInputError` for a prompt the tracker cannot use; return self otherwise.
+
+        ``max_frames`` is given when the run tracks only the first ``num_frames`` frames of a longer video
+        (``--max-frames``), so that a prompt past them blames the limit, not the video's length.
+        """
         if len(self) == 0:
             raise UserInputError(f"{self.source} holds no prompts: click each animal once and try again.")
         for i, (f, (y, x), a) in enumerate(zip(self.frame, self.yx, self.animal)):
             where = f"{self.source}, prompt {i + 1} (animal {a}, frame {f})"
             if a < 1 or a > 65535:
                 raise UserInputError(f"{where}: animal ids are labels, 1 to 65535; got {a}.")
+            if f >= num_frames and max_frames is not None:
+                raise UserInputError(
+                    f"{where}: frame {f} is past --max-frames {max_frames}: the run is limited to the first "
+                    f"{num_frames} frames of {video} (0 to {num_frames - 1}). Raise --max-frames past {f}, "
+                    "or move the prompt to an earlier frame."
+                )
             if not 0 <= f < num_frames:
                 raise UserInputError(
                     f"{where}: frame {f} is past the end of {video}, which has {num_frames} frames "

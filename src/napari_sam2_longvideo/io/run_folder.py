@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import UserInputError
 from ..settings import TrackSettings
 from .files import write_atomically
+from .run_lock import RunLock
 
 RUN_FILE = "run.json"
 STORE_DIR = "store"
@@ -42,6 +43,29 @@ class RunFolder:
         self.labels_path = self.path / LABELS_FILE
         self.tracks_path = self.path / TRACKS_FILE
         self.run_path = self.path / RUN_FILE
+
+    @staticmethod
+    def check_path(path) -> Path:
+        """Refuse an ``out`` that cannot be a folder, before anything is created; return it expanded."""
+        path = Path(path).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UserInputError(
+                f"--out {path} is a file, not a folder. Give the folder to write the results in "
+                "(it is created if it does not exist)."
+            )
+        return path
+
+    @classmethod
+    def claim(cls, path) -> tuple[RunLock, bool]:
+        """Create the folder if needed and lock it for one run; return the lock and whether it was created.
+
+        Raises `FolderInUseError` at once if another live run holds it. Taken before `prepare`, so that
+        nothing in a folder another run holds is read, cleared (``--overwrite``) or written.
+        """
+        folder = cls(cls.check_path(path))
+        created = not folder.path.exists()
+        folder._ensure_writable()
+        return RunLock(folder.path).acquire(), created
 
     @classmethod
     def prepare(

@@ -7,7 +7,7 @@ import operator
 import cv2
 import numpy as np
 
-from ..errors import UserInputError
+from ..errors import FrameIndexError
 
 
 class FrameSource:
@@ -48,8 +48,8 @@ class FrameSource:
 
         Raises
         ------
-        UserInputError
-            If ``t`` is not a frame of this video.
+        FrameIndexError
+            If ``t`` is not a frame of this video (an `IndexError` and a `UserInputError`).
         FrameReadError
             If the frame cannot be decoded.
         """
@@ -101,7 +101,7 @@ class FrameSource:
                 stack[i] = self.read(t)
             return stack[(slice(None), *rest)]
         t = operator.index(first)
-        return self.read(t + self.num_frames if t < 0 else t)[rest]
+        return self.read(t + self.num_frames if -self.num_frames <= t < 0 else t)[rest]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.path!r}: {self.num_frames} frames of {self.width}x{self.height}>"
@@ -109,7 +109,7 @@ class FrameSource:
     def _checked_index(self, t) -> int:
         t = operator.index(t)
         if not 0 <= t < self.num_frames:
-            raise UserInputError(
+            raise FrameIndexError(
                 f"Frame {t} is out of range: {self.path} has {self.num_frames} frames "
                 f"(0 to {self.num_frames - 1})."
             )

@@ -47,6 +47,10 @@ class DetectorSchedule:
         self.settings, self.folder, self.frames = settings, Path(folder), frames
         self.animals, self.device = list(animals), device
         self._detector: Detector | None = None
+        if settings.detector:
+            # loaded now, not at the second chunk: a missing or broken model file is refused before any
+            # frame is tracked, however many chunks the run has
+            self._detector = self._load(settings.detector)
 
     @property
     def trained_path(self) -> Path:
@@ -62,9 +66,7 @@ class DetectorSchedule:
     def for_chunk(self, chunk, store):
         if self._detector is not None:
             return self._detector
-        if self.settings.detector:
-            self._detector = self._load(self.settings.detector)
-        elif self.settings.train_detector:
+        if self.settings.train_detector:
             if not self.trained_path.exists():
                 train_stop = min(self.settings.train_frames, len(self.frames))
                 if any(c.start < train_stop and not store.is_done(c.index) for c in store.chunks):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -56,10 +57,12 @@ def load_checkpoint(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch's unpickler fails with many types on junk files
+        # torch's own text advises loading with weights_only=False, which would run whatever code the file
+        # holds: not advice to pass on about a file we cannot vouch for, so the message is ours alone
         raise UserInputError(
-            f"Checkpoint {path} is not a PyTorch checkpoint SAM2 can read ({error}). "
+            f"Checkpoint {path} is not a PyTorch checkpoint SAM2 can read: {_why_unreadable(error)}. "
             f"Download {spec.filename} again or pass the right file with --checkpoint."
-        ) from error
+        ) from None
     weights = state.get("model") if isinstance(state, dict) else None
     if not isinstance(weights, dict):
         raise UserInputError(
@@ -83,6 +86,17 @@ def load_checkpoint(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None
             f"Checkpoint {path} does not match the model {spec.name} (SAM {spec.version}): {detail}. "
             f"Pass the --model and --sam-version this checkpoint was made for, or use {spec.filename}."
         ) from error
+
+
+def _why_unreadable(error: Exception) -> str:
+    """What was wrong with a file ``torch.load(weights_only=True)`` refused, in our words."""
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    if refused:
+        return (
+            f"besides weights it holds Python objects ({refused.group(1)}), which are not loaded because "
+            "loading them could run any code"
+        )
+    return "it is damaged, incomplete, or another kind of file"
 
 
 def _key_mismatch(model, weights) -> tuple[list[str], list[str]]:
