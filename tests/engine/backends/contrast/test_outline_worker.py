@@ -4,6 +4,7 @@ import pickle
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -133,3 +134,44 @@ if __name__ == "__main__":
     finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert finished.returncode == 0, finished.stderr
     assert "reported:" in finished.stdout and "gone.mp4" in finished.stdout
+
+
+def test_the_worker_ends_when_the_tracking_process_is_killed(tmp_path):
+    """A killed run (SIGKILL, out of memory) can send no stop: its worker must notice and end, not
+    linger with the video open."""
+    clip = crossing_ellipses(num_frames=12, height=60, width=80)
+    folder = write_frame_folder(clip, tmp_path / "frames")
+    script = f"""
+import functools, sys, time
+import numpy as np
+from napari_sam2_longvideo.engine.backends.contrast.floor import FloorModel
+from napari_sam2_longvideo.engine.backends.contrast.outline_worker import OutlineWorker
+from napari_sam2_longvideo.io.frames import open_frames
+
+if __name__ == "__main__":
+    worker = OutlineWorker(functools.partial(open_frames, {str(folder)!r}))
+    job = worker.start(range(12), FloorModel(np.full((60, 80), 200, np.uint8), True, 30.0), None, 60 * 80, 10)
+    job.get(0)
+    print(worker._process.pid, flush=True)
+    time.sleep(120)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(parent.stdout.readline())
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker_pid), "the worker outlived the process that started it"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by init, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -98,13 +98,19 @@ class OutlineJob:
 
 
 def _serve(reopen, requests, results) -> None:
-    """The worker's loop: open the video, then answer jobs until told to stop (None)."""
+    """The worker's loop: open the video, then answer jobs until told to stop (None).
+
+    Every wait (for a job, or for room to send a result) also watches the tracking process: if that
+    one was killed, nobody will ever send a stop or read a result, and the worker ends instead of
+    lingering with the video open.
+    """
+    parent = multiprocessing.parent_process()
     try:
         frames = reopen()
     except Exception as error:  # noqa: BLE001 - whatever it was, the tracker must hear of it
-        results.put(("failed", None, None, _sendable(error)))
+        _send(results, ("failed", None, None, _sendable(error)), parent)
         sys.exit(1)  # not 0, which says that every request was read (see `_stop`)
-    request = requests.get()
+    request = _next_request(requests, parent)
     while request is not None:
         job, order, floor, arena, arena_area, min_area = request
         request = None
@@ -115,14 +121,37 @@ def _serve(reopen, requests, results) -> None:
                 outlines, error = find_outlines(frames.read_grey(frame), floor, arena, arena_area, min_area), None
             except Exception as raised:  # noqa: BLE001 - sent on, and raised where the frame is asked for
                 outlines, error = None, _sendable(raised)
-            results.put((job, frame, outlines, error))
-        request = requests.get()
+            _send(results, (job, frame, outlines, error), parent)
+        request = _next_request(requests, parent)
     frames.close()
     # Everything it sent is through the pipe now; ending here skips unloading numpy, OpenCV and FFmpeg
     # module by module (40 ms, which the tracking process would wait for at the end of every run).
     results.close()
     results.join_thread()
     os._exit(0)
+
+
+def _next_request(requests, parent):
+    """The next job (or None, stop), waiting as long as the tracking process lives."""
+    while True:
+        try:
+            return requests.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            _end_if_orphaned(parent)
+
+
+def _send(results, item, parent) -> None:
+    """Put ``item`` on the results queue, waiting for room as long as the tracking process lives."""
+    while True:
+        try:
+            return results.put(item, timeout=POLL_SECONDS)
+        except queue.Full:
+            _end_if_orphaned(parent)
+
+
+def _end_if_orphaned(parent) -> None:
+    if parent is not None and not parent.is_alive():
+        os._exit(3)  # no one is left to tell; the queues' threads would only wait on dead pipes
 
 
 def _sendable(error: Exception) -> Exception:
