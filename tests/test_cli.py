@@ -4,17 +4,21 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dask.array
 import numpy as np
 import pytest
 import tifffile
+import zarr
 
 from napari_sam2_longvideo.cli import main
+from napari_sam2_longvideo.io.run_folder import OUR_FILES, OUR_FOLDERS, RunFolder
 from napari_sam2_longvideo.io.store import LabelStore
 from napari_sam2_longvideo.testing.synthetic import (
     crossing_ellipses,
@@ -63,7 +67,7 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     assert labels.shape == (24, 72, 96) and labels.dtype == np.uint8
     with tifffile.TiffFile(out / "labels.tif") as tif:
         assert len(tif.pages) == 24 and tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
-    np.testing.assert_array_equal(labels, LabelStore.open(out / "store")[:])
+    np.testing.assert_array_equal(labels, LabelStore.open(out)[:])
 
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -91,7 +95,7 @@ def test_ctrl_c_stops_after_the_chunk_and_the_same_command_resumes_to_the_same_r
 
     command = [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(frames), "--out", str(parted)]
     process = subprocess.Popen([*command, *map(str, args)], stderr=subprocess.PIPE, text=True)
-    index = parted / "store" / "store.json"
+    index = parted / "store" / "index.json"
     deadline = time.time() + 300
     while time.time() < deadline and not (index.exists() and json.loads(index.read_text())["done"]):
         time.sleep(0.05)
@@ -226,7 +230,7 @@ def test_a_frame_that_fails_to_decode_names_the_frame_and_keeps_finished_chunks(
     out = tmp_path / "o"
     err = run_bad(capsys, "track", broken, "--prompts", prompts, "--out", out, "--chunk-size", "6", *FAST)
     assert "frame 15" in err and "frame15.png" in err
-    assert LabelStore.open(out / "store").done_chunks == [0, 1]
+    assert LabelStore.open(out).done_chunks == [0, 1]
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
 
 
@@ -285,3 +289,85 @@ def test_the_readme_sample_command_falls_back_to_the_contrast_backend_offline(tm
     where = {(int(r["frame"]), int(r["animal"])): (float(r["centroid_y"]), float(r["centroid_x"])) for r in visible}
     assert where[28, 1][1] > where[28, 2][1] + 50 and where[40, 1][0] > where[40, 2][0] + 100
     assert json.loads((out / "run.json").read_text())["settings"]["backend"] == "contrast"
+
+
+# --- the run folder: labels.zarr, labels.tif, starting over, extending -------------------------------
+
+CONTRAST = ["--backend", "contrast", "--quiet"]
+
+
+def test_a_contrast_run_writes_labels_zarr_equal_to_a_tyx_labels_tif(tmp_path, clip_files):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    assert main(["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "10", *CONTRAST]) == 0
+    with tifffile.TiffFile(out / "labels.tif") as tif:
+        assert tif.series[0].axes == "TYX" and tif.is_imagej
+        labels = tif.asarray()
+    assert labels.shape == (24, 72, 96) and labels.any()
+    np.testing.assert_array_equal(zarr.open_array(out / "labels.zarr", mode="r")[:], labels)
+    np.testing.assert_array_equal(dask.array.from_zarr(str(out / "labels.zarr")).compute(), labels)
+    assert {p.name for p in out.iterdir()} <= set(OUR_FILES) | set(OUR_FOLDERS)  # every name is listed
+
+
+def test_overwrite_removes_every_file_of_the_earlier_run_and_only_those(tmp_path, clip_files, monkeypatch):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), *CONTRAST]
+    assert main(command) == 0
+    assert {"contrast.json", "contrast_tracks.npz", "background.npy", "labels.zarr"} <= {p.name for p in out.iterdir()}
+    (out / "notes.txt").write_text("the user's own")
+    left = []
+    clear = RunFolder.clear
+
+    def clear_and_look(folder):
+        clear(folder)
+        left.append(sorted(p.name for p in folder.path.iterdir()))
+
+    monkeypatch.setattr(RunFolder, "clear", clear_and_look)
+    assert main([*command, "--overwrite", "--chunk-size", "8"]) == 0
+    assert left[0] == ["notes.txt"]
+    assert json.loads((out / "run.json").read_text())["chunks"] == 3
+
+
+def test_a_longer_max_frames_extends_the_earlier_run_and_a_shorter_one_is_refused(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "8", *CONTRAST]
+    assert main([*command, "--max-frames", "12"]) == 0
+    first = tifffile.imread(out / "labels.tif")
+    records = LabelStore.open(out).chunk_records(1)
+    assert first.shape == (12, 72, 96)
+
+    assert main(command) == 0  # all 24 frames: goes on from frame 12
+    store = LabelStore.open(out)
+    assert [(c.start, c.stop) for c in store.chunks] == [(0, 8), (8, 12), (12, 16), (16, 24)] and store.complete
+    assert store.chunk_records(1).tobytes() == records.tobytes()  # kept, not tracked again
+    labels = tifffile.imread(out / "labels.tif")
+    assert labels.shape == (24, 72, 96) and labels[12:].any()
+    np.testing.assert_array_equal(labels[:12], first)
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["chunks"] == 4 and "first_frames" not in run["video"]
+    capsys.readouterr()
+
+    assert main([*command, "--max-frames", "20"]) == 2
+    message = capsys.readouterr().err
+    assert "holds a run of 24 frames, more than the 20 asked for now (--max-frames" in message
+    assert "--overwrite" in message
+
+
+def test_a_run_folder_of_an_earlier_version_is_refused_with_what_to_do(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), *CONTRAST]
+    assert main(command) == 0
+    shutil.rmtree(out / "labels.zarr")
+    shutil.rmtree(out / "store")
+    (out / "store").mkdir()
+    (out / "store" / "store.json").write_text('{"format": 2}')
+    (out / "store" / "chunk_00000.npz").write_bytes(b"")
+    capsys.readouterr()
+    assert main(command) == 2
+    message = capsys.readouterr().err
+    assert str(out) in message and "earlier version" in message and "Re-run with --overwrite" in message
+    assert main([*command, "--overwrite"]) == 0
+    assert not (out / "store" / "store.json").exists()
