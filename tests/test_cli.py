@@ -299,7 +299,8 @@ CONTRAST = ["--backend", "contrast", "--quiet"]
 def test_a_contrast_run_writes_labels_zarr_equal_to_a_tyx_labels_tif(tmp_path, clip_files):
     frames, prompts = clip_files
     out = tmp_path / "run"
-    assert main(["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "10", *CONTRAST]) == 0
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "10"]
+    assert main([*command, *CONTRAST]) == 0
     with tifffile.TiffFile(out / "labels.tif") as tif:
         assert tif.series[0].axes == "TYX" and tif.is_imagej
         labels = tif.asarray()

@@ -192,9 +192,10 @@ def test_a_chunk_left_unfinished_or_short_of_frames_or_over_is_not_saved(store, 
             for frame in labels[:3]:
                 writer.add(frame)
             writer.finish(records)
-    with pytest.raises(ValueError, match="chunk 0 has 4 frames; one more"), store.chunk_writer(store.chunks[0]) as writer:
-        for frame in [*labels, labels[0]]:
-            writer.add(frame)
+    with pytest.raises(ValueError, match="chunk 0 has 4 frames; one more"):
+        with store.chunk_writer(store.chunks[0]) as writer:
+            for frame in [*labels, labels[0]]:
+                writer.add(frame)
     with pytest.raises(ValueError, match=r"shape \(6, 9\)"), store.chunk_writer(store.chunks[0]) as writer:
         writer.add(np.zeros((6, 9), np.uint8))
     assert LabelStore.open(tmp_path / "run").done_chunks == []
