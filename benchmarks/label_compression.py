@@ -1,9 +1,9 @@
-"""Why the store compresses frames at zlib level 1: time and size beside level 6 (zlib's default), one run.
+"""Why labels.tif compresses frames at zlib level 1: time and size beside level 6 (zlib's default), one run.
 
     .venv/bin/python benchmarks/label_compression.py
 
 Tracks the 360p two-mice clip with the contrast backend (weights-free, so this runs anywhere), then
-compresses every frame of the result on its own, as the store does, at both levels, in turn, three
+compresses every frame of the result on its own, as labels.tif does, at both levels, in turn, three
 times; prints a Markdown table for docs/benchmarks.md.
 """
 

@@ -5,17 +5,22 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dask.array
 import numpy as np
 import pytest
 import tifffile
+import zarr
 
 from napari_sam2_longvideo.cli import main
+from napari_sam2_longvideo.io.run_folder import LOCK_FILES, OUR_FILES, OUR_FOLDERS, RunFolder
+from napari_sam2_longvideo.io.run_lock import LOCK_FILE
 from napari_sam2_longvideo.io.store import LabelStore
 from napari_sam2_longvideo.testing.synthetic import (
     crossing_ellipses,
@@ -64,7 +69,7 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     assert labels.shape == (24, 72, 96) and labels.dtype == np.uint8
     with tifffile.TiffFile(out / "labels.tif") as tif:
         assert len(tif.pages) == 24 and tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
-    np.testing.assert_array_equal(labels, LabelStore.open(out / "store")[:])
+    np.testing.assert_array_equal(labels, LabelStore.open(out)[:])
 
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -92,7 +97,7 @@ def test_ctrl_c_stops_after_the_chunk_and_the_same_command_resumes_to_the_same_r
 
     command = [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(frames), "--out", str(parted)]
     process = subprocess.Popen([*command, *map(str, args)], stderr=subprocess.PIPE, text=True)
-    index = parted / "store" / "store.json"
+    index = parted / "store" / "index.json"
     deadline = time.time() + 300
     while time.time() < deadline and not (index.exists() and json.loads(index.read_text())["done"]):
         time.sleep(0.05)
@@ -227,7 +232,7 @@ def test_a_frame_that_fails_to_decode_names_the_frame_and_keeps_finished_chunks(
     out = tmp_path / "o"
     err = run_bad(capsys, "track", broken, "--prompts", prompts, "--out", out, "--chunk-size", "6", *FAST)
     assert "frame 15" in err and "frame15.png" in err
-    assert LabelStore.open(out / "store").done_chunks == [0, 1]
+    assert LabelStore.open(out).done_chunks == [0, 1]
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
 
 
@@ -288,7 +293,8 @@ def test_the_readme_sample_command_falls_back_to_the_contrast_backend_offline(tm
     assert json.loads((out / "run.json").read_text())["settings"]["backend"] == "contrast"
 
 
-# === one run per folder, and inputs checked before anything is written ============================
+# === one run per folder, and inputs checked before anything is written ==============================
+
 # (a section of its own, added with the folder lock)
 
 SAM2_CLI = str(Path(sys.executable).with_name("sam2-longvideo"))
@@ -401,7 +407,7 @@ def test_the_lock_is_released_after_a_run_that_failed(tmp_path, clip_files, caps
     out = tmp_path / "o"
     err = run_bad(capsys, "track", broken, "--prompts", prompts, "--out", out, "--chunk-size", "6", *CONTRAST)
     assert "frame 9" in err
-    assert LabelStore.open(out / "store").done_chunks == [0]  # finished chunks are kept
+    assert LabelStore.open(out).done_chunks == [0]  # finished chunks are kept
     assert json.loads((out / "run.json").read_text())["status"] == "failed"
     with RunLock(out):  # taken at once: the failed run let go
         pass
@@ -465,3 +471,81 @@ def test_a_checkpoint_that_does_not_exist_is_refused_before_the_folder_is_made(t
                   "--checkpoint", tmp_path / "nope.pt", "--image-size", "256", "--device", "cpu", "--quiet")
     assert f"Checkpoint {tmp_path / 'nope.pt'} does not exist" in err
     assert not out.exists()
+# --- the run folder: labels.zarr, labels.tif, starting over, extending -------------------------------
+
+def test_a_contrast_run_writes_labels_zarr_equal_to_a_tyx_labels_tif(tmp_path, clip_files):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "10"]
+    assert main([*command, *CONTRAST]) == 0
+    with tifffile.TiffFile(out / "labels.tif") as tif:
+        assert tif.series[0].axes == "TYX" and tif.is_imagej
+        labels = tif.asarray()
+    assert labels.shape == (24, 72, 96) and labels.any()
+    np.testing.assert_array_equal(zarr.open_array(out / "labels.zarr", mode="r")[:], labels)
+    np.testing.assert_array_equal(dask.array.from_zarr(str(out / "labels.zarr")).compute(), labels)
+    assert {p.name for p in out.iterdir()} <= {*OUR_FILES, *OUR_FOLDERS, LOCK_FILE}  # every name is listed
+
+
+def test_overwrite_removes_every_file_of_the_earlier_run_and_only_those(tmp_path, clip_files, monkeypatch):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), *CONTRAST]
+    assert main(command) == 0
+    assert {"contrast.json", "contrast_tracks.npz", "background.npy", "labels.zarr"} <= {p.name for p in out.iterdir()}
+    (out / "notes.txt").write_text("the user's own")
+    left = []
+    clear = RunFolder.clear
+
+    def clear_and_look(folder):
+        clear(folder)
+        left.append(sorted(p.name for p in folder.path.iterdir()))
+
+    monkeypatch.setattr(RunFolder, "clear", clear_and_look)
+    assert main([*command, "--overwrite", "--chunk-size", "8"]) == 0
+    assert left[0] == [*LOCK_FILES, "notes.txt"]  # the lock is the new run's own
+    assert json.loads((out / "run.json").read_text())["chunks"] == 3
+
+
+def test_a_longer_max_frames_extends_the_earlier_run_and_a_shorter_one_is_refused(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), "--chunk-size", "8", *CONTRAST]
+    assert main([*command, "--max-frames", "12"]) == 0
+    first = tifffile.imread(out / "labels.tif")
+    records = LabelStore.open(out).chunk_records(1)
+    assert first.shape == (12, 72, 96)
+
+    assert main(command) == 0  # all 24 frames: goes on from frame 12
+    store = LabelStore.open(out)
+    assert [(c.start, c.stop) for c in store.chunks] == [(0, 8), (8, 12), (12, 16), (16, 24)] and store.complete
+    assert store.chunk_records(1).tobytes() == records.tobytes()  # kept, not tracked again
+    labels = tifffile.imread(out / "labels.tif")
+    assert labels.shape == (24, 72, 96) and labels[12:].any()
+    np.testing.assert_array_equal(labels[:12], first)
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["chunks"] == 4 and "first_frames" not in run["video"]
+    capsys.readouterr()
+
+    assert main([*command, "--max-frames", "20"]) == 2
+    message = capsys.readouterr().err
+    assert "holds a run of 24 frames, more than the 20 asked for now (--max-frames" in message
+    assert "--overwrite" in message
+
+
+def test_a_run_folder_of_an_earlier_version_is_refused_with_what_to_do(tmp_path, clip_files, capsys):
+    frames, prompts = clip_files
+    out = tmp_path / "run"
+    command = ["track", str(frames), "--prompts", str(prompts), "--out", str(out), *CONTRAST]
+    assert main(command) == 0
+    shutil.rmtree(out / "labels.zarr")
+    shutil.rmtree(out / "store")
+    (out / "store").mkdir()
+    (out / "store" / "store.json").write_text('{"format": 2}')
+    (out / "store" / "chunk_00000.npz").write_bytes(b"")
+    capsys.readouterr()
+    assert main(command) == 2
+    message = capsys.readouterr().err
+    assert str(out) in message and "earlier version" in message and "Re-run with --overwrite" in message
+    assert main([*command, "--overwrite"]) == 0
+    assert not (out / "store" / "store.json").exists()

@@ -79,9 +79,11 @@ def run_tracking(
         plan = chunk_plan(len(frames), settings.chunk_size)
         shape = (len(frames), frames.height, frames.width)
         if resuming:
-            store = LabelStore.open(folder.store_path)
+            store = LabelStore.open(folder.path)
+            store.extend(len(frames))  # a longer --max-frames than before goes on from the last finished frame
+            plan = store.chunks
         else:
-            store = LabelStore.create(folder.store_path, shape, label_dtype(prompts.animals), plan)
+            store = LabelStore.create(folder.path, shape, label_dtype(prompts.animals), plan)
         earlier = folder.read_metadata() if resuming else None
         owned = backend is None  # a backend made here is closed here; one given is the caller's to close
         try:

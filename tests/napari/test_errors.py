@@ -85,9 +85,9 @@ def test_an_unreadable_frame_is_named_and_finished_chunks_stay(viewer, widget, w
     wait_for_run(widget)
 
     assert "Could not decode frame 9" in errors_shown[-1] and "frame9.png" in errors_shown[-1]
-    assert LabelStore.open(tmp_path / "run" / "store").done_chunks == [0, 1]
+    assert LabelStore.open(tmp_path / "run").done_chunks == [0, 1]
     labels = viewer.layers["frames labels"]
-    np.testing.assert_array_equal(np.asarray(labels.data[:8]), LabelStore.open(tmp_path / "run" / "store")[:8])
+    np.testing.assert_array_equal(np.asarray(labels.data[:8]), LabelStore.open(tmp_path / "run")[:8])
     assert np.asarray(labels.data[:8]).any()  # the finished chunks are still shown
 
 
@@ -106,7 +106,7 @@ def test_an_unexpected_failure_is_reported_and_keeps_finished_chunks(
     wait_for_run(widget)
     assert "Tracking failed (RuntimeError: CUDA out of memory)" in errors_shown[-1]
     assert "Track resumes after them" in errors_shown[-1]
-    assert LabelStore.open(tmp_path / "run" / "store").done_chunks == [0, 1, 2]
+    assert LabelStore.open(tmp_path / "run").done_chunks == [0, 1, 2]
 
 
 def test_a_folder_holding_another_run_is_refused_until_start_over(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -9,8 +10,12 @@ import av
 import numpy as np
 import pytest
 import tifffile
+import zarr
 
 from napari_sam2_longvideo._napari._reader import get_run_reader, get_video_reader
+from napari_sam2_longvideo.core.chunks import chunk_plan
+from napari_sam2_longvideo.core.records import TRACK_DTYPE
+from napari_sam2_longvideo.errors import UserInputError
 from napari_sam2_longvideo.io.prompts import Prompts
 from napari_sam2_longvideo.io.source import FrameSource
 from napari_sam2_longvideo.io.store import LabelStore
@@ -121,10 +126,33 @@ def test_frame_folders_and_tiff_stacks_open_as_the_same_video(viewer, tmp_path):
 def test_a_run_folder_reopens_as_lazy_labels_with_its_prompts(viewer, run_folder):
     folder, clip = run_folder
     labels, prompts = viewer.open(folder, plugin=PLUGIN)
-    assert labels.name == "run1 labels" and isinstance(labels.data, LabelStore)
+    assert labels.name == "run1 labels" and isinstance(labels.data, zarr.Array)  # lazy: read block by block
     np.testing.assert_array_equal(np.asarray(labels.data), clip.truth)
     np.testing.assert_allclose(prompts.data, [row[:3] for row in clip.center_prompts(0)])
     assert prompts.features["animal"].tolist() == [1, 2]
+
+
+def test_a_run_folder_of_100k_frames_opens_at_once(viewer, tmp_path):
+    """Only the blocks of the frame shown are read: opening costs the same for any length."""
+    store = LabelStore.create(tmp_path / "long", (100_000, 360, 640), np.uint8, chunk_plan(100_000, 100))
+    labels = np.zeros((100, 360, 640), np.uint8)
+    labels[:, 100:150, 200:260] = 2
+    store.write_chunk(store.chunks[500], labels, np.zeros(0, TRACK_DTYPE))
+    started = time.perf_counter()
+    layer = viewer.open(tmp_path / "long", plugin=PLUGIN)[0]
+    viewer.dims.set_current_step(0, 50_010)
+    assert time.perf_counter() - started < 5
+    assert layer.data.shape == (100_000, 360, 640)
+    np.testing.assert_array_equal(np.asarray(layer.data[50_010]), labels[10])
+
+
+def test_a_run_folder_of_an_earlier_version_opens_as_a_message_what_to_do(tmp_path):
+    (tmp_path / "old" / "store").mkdir(parents=True)
+    (tmp_path / "old" / "store" / "store.json").write_text('{"format": 2}')
+    reader = get_run_reader(str(tmp_path / "old"))
+    assert reader is not None and get_video_reader(str(tmp_path / "old")) is None
+    with pytest.raises(UserInputError, match="earlier version.*--overwrite"):
+        reader(str(tmp_path / "old"))
 
 
 def test_a_stopped_run_reopened_in_a_new_session_resumes(viewer, widget, wait_for_run, tmp_path):

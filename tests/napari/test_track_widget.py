@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+import zarr
 from napari.qt.threading import create_worker
 
 from napari_sam2_longvideo._napari import _track_widget
@@ -33,7 +34,7 @@ def test_a_full_run_with_the_truth_backend_labels_the_prompted_animals(
     labels = viewer.layers["generated_clip labels"]
     # the prompts put animal k on ellipse k, so the labels are the truth itself
     np.testing.assert_array_equal(np.asarray(labels.data), generated.truth)
-    assert isinstance(labels.data, LabelStore)  # lazy: read chunk by chunk
+    assert isinstance(labels.data, zarr.Array)  # lazy: labels.zarr, read block by block
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "run" / "labels.tif"), generated.truth)
     assert (tmp_path / "run" / "tracks.csv").is_file()
     # every event of the run, in order: the start, each chunk's frames then the chunk, the end
@@ -84,7 +85,7 @@ def test_cancel_keeps_finished_chunks_and_track_resumes_after_them(
     gated_backend.gate.set()  # the worker goes on to its next frame, sees Cancel and stops there
     wait_for_run(widget)
 
-    assert LabelStore.open(tmp_path / "run" / "store").done_chunks == [0]
+    assert LabelStore.open(tmp_path / "run").done_chunks == [0]
     assert not (tmp_path / "run" / "labels.tif").exists()
     assert widget.status.text().startswith("Stopped: 10 of 40 frames")
     assert widget.track_button.enabled
@@ -108,7 +109,7 @@ def test_a_run_with_random_weight_sam2_in_two_chunks(viewer, widget, generated, 
     widget.track()
     wait_for_run(widget, timeout_ms=120_000)
 
-    store = LabelStore.open(tmp_path / "run" / "store")
+    store = LabelStore.open(tmp_path / "run")
     assert store.complete and store.done_chunks == [0, 1]
     labels = viewer.layers["generated_clip labels"]
     assert labels.data.shape == (20, 96, 128)

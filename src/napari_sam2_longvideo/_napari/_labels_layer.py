@@ -1,8 +1,8 @@
 """The results Labels layer of a run: there as soon as Track is pressed, filled in chunk by chunk.
 
-Its data is a `LabelStore` opened read-only on the run's store folder, which the worker writes; after
-each finished chunk the store's index is read again and the layer redrawn. Until the run has made its
-store, the layer shows a lazy blank of the right shape.
+Its data is the run's ``labels.zarr`` opened read-only (napari reads only the blocks of the frames it
+shows), which the worker writes; the layer is redrawn after each finished chunk. Until the run has made
+its store, the layer shows a lazy blank of the right shape.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from napari.layers import Labels
 from ..core.records import label_dtype
 from ..engine.events import ChunkDone, ResultsWritten, RunStarted
 from ..errors import UserInputError
-from ..io.run_folder import STORE_DIR
-from ..io.store import INDEX_NAME, LabelStore
-from ._reader import labels_layer_kwargs
+from ..io.store import LabelStore
+from ._reader import is_run_folder, labels_layer_kwargs
 
 
 class ResultsLayer:
@@ -67,9 +66,8 @@ class ResultsLayer:
         """Follow the run: its store once it exists, each chunk as it is saved."""
         if isinstance(event, RunStarted):
             self.started = True
-            self.layer.data = LabelStore.open(self.run_folder / STORE_DIR)
-        elif isinstance(event, (ChunkDone, ResultsWritten)) and isinstance(self.layer.data, LabelStore):
-            self.layer.data.reload()
+            self.layer.data = LabelStore.open(self.run_folder, read_only=True).labels
+        elif isinstance(event, (ChunkDone, ResultsWritten)) and self.started:
             self.layer.refresh()
 
     def discard_if_empty(self, viewer) -> None:
@@ -82,12 +80,12 @@ def _same_folder(shown, run_folder) -> bool:
     return shown is not None and Path(shown).resolve() == Path(run_folder).resolve()
 
 
-def _earlier_store(run_folder: Path, shape: tuple[int, int, int]) -> LabelStore | None:
-    """The store a stopped run left in ``run_folder``, when it fits this video: resuming shows it at once."""
-    if not (Path(run_folder) / STORE_DIR / INDEX_NAME).is_file():
+def _earlier_store(run_folder: Path, shape: tuple[int, int, int]):
+    """The labels a stopped run left in ``run_folder``, when they fit this video: resuming shows them at once."""
+    if not is_run_folder(Path(run_folder)):
         return None
     try:
-        store = LabelStore.open(Path(run_folder) / STORE_DIR)
+        store = LabelStore.open(Path(run_folder), read_only=True)
     except (UserInputError, KeyError, ValueError):  # a damaged store is the run's to report, not the display's
         return None
-    return store if store.shape == tuple(shape) and np.dtype(store.dtype).kind == "u" else None
+    return store.labels if store.shape == tuple(shape) and np.dtype(store.dtype).kind == "u" else None

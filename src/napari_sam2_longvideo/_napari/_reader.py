@@ -61,14 +61,15 @@ def video_layer_data(frames, name: str, source: str | None) -> tuple:
 
 
 def read_run_folder(path) -> list[tuple]:
-    """A finished or stopped run: its labels, read chunk by chunk as napari shows frames, and its prompts.
+    """A finished or stopped run: its ``labels.zarr``, read a block of frames at a time as napari shows
+    them (a run of 100k frames opens at once), and its prompts.
 
     With the prompts back in a layer, Track with this folder as output resumes a stopped run (a run
     resumes only with the prompts it started with).
     """
     path = _single_path(path)
-    store = LabelStore.open(path / STORE_DIR)
-    layers = [(store, labels_layer_kwargs(f"{path.name} labels", path), "labels")]
+    store = LabelStore.open(path, read_only=True)  # a run of an earlier version: a message what to do
+    layers = [(store.labels, labels_layer_kwargs(f"{path.name} labels", path), "labels")]
     rows = _prompt_rows(path)
     if rows:
         layers.append(prompts_layer_data(Prompts(rows, source=str(path)), f"{path.name} prompts", store.shape[1:]))
@@ -82,9 +83,10 @@ def labels_layer_kwargs(name: str, run_folder) -> dict:
 
 
 def is_run_folder(path: Path) -> bool:
-    """A folder holding ``store/store.json``, as every run writes before its first chunk."""
+    """A folder holding ``store/index.json``, as every run writes before its first chunk (or the
+    ``store/store.json`` of an earlier version, which `read_run_folder` refuses with what to do)."""
     try:
-        return (path / STORE_DIR / INDEX_NAME).is_file()
+        return (path / STORE_DIR / INDEX_NAME).is_file() or (path / STORE_DIR / "store.json").is_file()
     except OSError:  # a folder we may not look into is not ours to open
         return False
 

@@ -225,7 +225,7 @@ class TrackWidget(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export tracks", str(folder / TRACKS_FILE), "CSV (*.csv)")
             if not path:
                 return None
-        records = LabelStore.open(folder / STORE_DIR).records()
+        records = LabelStore.open(folder, read_only=True).records()
         written = write_tracks_csv(records, path)
         show_info(f"Wrote {written}: {len(records)} rows (frame, animal, area, centroid, score, flags).")
         return written

@@ -68,9 +68,10 @@ def track(
             previous = store.chunks[chunk.index - 1]
             if written is not None and written[0] == previous.index:
                 (carried_frame, carry), before = written[1:]
-            else:  # resuming: the chunk before was written by an earlier run
-                previous_labels, previous_records = store.read_chunk(previous.index)
-                carried_frame, carry = carry_masks(previous_labels, animals, previous.start)
+            else:  # resuming: the chunk before was written by an earlier run; its last frames suffice
+                first = max(previous.start, previous.stop - (MAX_BLANK_FRAMES + 1))
+                carried_frame, carry = carry_masks(store[first : previous.stop], animals, first)
+                previous_records = store.chunk_records(previous.index)
                 before = previous_records[previous_records["frame"] == chunk.start - 1]
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame

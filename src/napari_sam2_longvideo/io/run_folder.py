@@ -12,15 +12,29 @@ from pathlib import Path
 from ..errors import UserInputError
 from ..settings import TrackSettings
 from .files import write_atomically
-from .run_lock import RunLock
+from .run_lock import HOLDER_FILE, LOCK_FILE, RunLock
 
+# Every name a run writes in its folder is here, and the engine takes its names from here too, so that
+# starting over (`RunFolder.clear`) leaves nothing of the old run to be reused.
 RUN_FILE = "run.json"
-STORE_DIR = "store"
+LABELS_ZARR = "labels.zarr"  # the labels (T, H, W), written chunk by chunk (`store.LabelStore`)
+STORE_DIR = "store"  # beside it: which chunks are finished, and their per-frame records
 LABELS_FILE = "labels.tif"
 TRACKS_FILE = "tracks.csv"
-# everything a run writes here, so that starting over leaves nothing of the old run to be reused
-OUR_FILES = (RUN_FILE, LABELS_FILE, TRACKS_FILE, "background.npy", "detector.pt", "detector_metrics.csv")
-OUR_FOLDERS = (STORE_DIR, "detector_data", "detector_training")
+BACKGROUND_FILE = "background.npy"  # the contrast backend's empty floor
+CONTRAST_MODEL_FILE = "contrast.json"  # what the contrast backend learned with that floor
+CONTRAST_HANDOVER_FILE = "contrast_tracks.npz"  # the contrast backend's tracks at the last chunk's end
+DETECTOR_FILE = "detector.pt"  # the trained detector; `train_detector` writes the next two beside it
+DETECTOR_METRICS_FILE = "detector_metrics.csv"
+DETECTOR_TRAINING_DIR = "detector_training"
+DETECTOR_DATA_DIR = "detector_data"  # its training images
+OUR_FILES = (
+    RUN_FILE, LABELS_FILE, TRACKS_FILE, BACKGROUND_FILE, CONTRAST_MODEL_FILE, CONTRAST_HANDOVER_FILE,
+    DETECTOR_FILE, DETECTOR_METRICS_FILE,
+)
+OUR_FOLDERS = (LABELS_ZARR, STORE_DIR, DETECTOR_TRAINING_DIR, DETECTOR_DATA_DIR)
+# the live run's own (`run_lock`): starting over happens under that lock, so `clear` leaves them to it
+LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
 VERSIONED_PACKAGES = ("napari-sam2-longvideo", "sam2", "torch", "torchvision", "numpy", "av", "tifffile")
 
 
@@ -132,14 +146,30 @@ class RunFolder:
 def _differences(earlier: dict, video: dict, prompts: str, settings: TrackSettings) -> list[str]:
     found = []
     video = json.loads(json.dumps(video, default=str))  # as it reads back from run.json
-    if earlier.get("video") != video:
+    if _whole_video(earlier.get("video", {})) != _whole_video(video):
         was = earlier.get("video", {}).get("path", "another video")
         found.append(f"a different video ({was}, not {video.get('path')})")
+    elif _frames_tracked(video) < _frames_tracked(earlier["video"]):
+        found.append(
+            f"{_frames_tracked(earlier['video'])} frames, more than the {_frames_tracked(video)} asked for now "
+            "(--max-frames; a run can be extended to more frames, not cut to fewer)"
+        )
     if earlier.get("prompts", {}).get("sha256") != prompts:
         found.append("different prompts")
     before = TrackSettings.from_dict(earlier.get("settings", {})).result_defining()
     now = settings.result_defining()
+    for values in (before, now):  # compared above, as frames tracked: a longer run extends a shorter one
+        values.pop("max_frames", None)
     changed = [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
     if changed:
         found.append("other settings (" + ", ".join(changed) + ")")
     return found
+
+
+def _whole_video(fingerprint: dict) -> dict:
+    """The video's identity whatever part of it is tracked (`FirstFrames` adds ``first_frames``)."""
+    return {k: v for k, v in fingerprint.items() if k != "first_frames"}
+
+
+def _frames_tracked(fingerprint: dict) -> int:
+    return fingerprint.get("first_frames", fingerprint.get("num_frames", 0))

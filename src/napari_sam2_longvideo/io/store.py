@@ -1,107 +1,155 @@
-"""The label store: labels and per-frame records on disk, chunk by chunk, the basis of resuming.
+"""The label store: a run's labels as a Zarr array, and beside it the record of finished chunks.
 
-Layout of the store folder::
+Layout in the run folder::
 
-    store.json        shape, dtype, the chunk plan and the chunks that are finished
-    chunk_00000.npz   chunk 0: its frames, each compressed on its own, and its records
+    labels.zarr/              Zarr v3 array (T, H, W), unsigned integers, 0 = background (fill value)
+    store/index.json          format, chunk size, the chunk plan and the chunks that are finished
+    store/records_00000.npy   chunk 0's per-frame records (``TRACK_DTYPE``)
 
-Each frame is kept as one zlib stream of its rows, which is exactly a TIFF strip: ``labels.tif`` is then
-written by copying the stored bytes (no second compression), and napari showing a frame decompresses
-that frame alone, not its whole chunk.
+``labels.zarr`` is a plain Zarr array: ``zarr.open_array``, ``dask.array.from_zarr`` and napari read it
+as it is, one block of frames at a time. Its blocks (Zarr chunks) hold `block_length` frames, a divisor of
+the tracking chunk size, so no block holds frames of two tracking chunks: writing chunk k never rewrites a
+block of a finished chunk. (The one exception is a run extended beyond a short last chunk, `extend`; there
+Zarr's local store, which writes every block to a temporary file and renames it, keeps the block whole.)
 
-A chunk's file is written under a temporary name, flushed and renamed; only then is the chunk added to
-``store.json`` (itself replaced atomically). A crash at any moment leaves either the chunk finished and
-listed, or not listed and redone on resume: never a listed chunk with half its data.
+A chunk's frames go to the array as they are tracked (`ChunkWriter`). When its last frame is written,
+its blocks are flushed to disk, its records are written atomically, and only then is it added to
+``index.json`` (itself replaced atomically). A crash at any moment leaves every listed chunk whole; the
+frames of a chunk not listed are redone on resume (until then they may hold what the stopped run wrote).
 """
 
 from __future__ import annotations
 
 import json
-import zlib
-from collections import OrderedDict
+import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import zarr
+from zarr.codecs import ZstdCodec
 
 from ..core.chunks import Chunk
 from ..core.records import TRACK_DTYPE
 from ..errors import UserInputError
 from .files import write_atomically
+from .run_folder import LABELS_ZARR, STORE_DIR
 
-INDEX_NAME = "store.json"
-FORMAT = 2  # 1 (before 0.1.0 was released) compressed whole chunks
-# zlib's fastest level: label images are mostly background, and level 6 costs four times the time for
-# files 2.5 times smaller (measured on the two-mice run; see docs/benchmarks.md).
-COMPRESSION_LEVEL = 1
+INDEX_NAME = "index.json"
+FORMAT = 3  # 1 and 2 (before 0.1.0 was released) kept each chunk in store/chunk_NNNNN.npz
+MAX_BLOCK_LENGTH = 16  # frames per Zarr block: a napari frame costs decompressing its block
+# Zstandard at level 1: 2.6 times smaller than zlib level 1 on the two-mice labels, and faster
+# (docs/benchmarks.md). Zarr's check for blocks that are all background is slower than compressing
+# them, so every block is written: a block of background compresses to a few hundred bytes.
+COMPRESSOR = ZstdCodec(level=1)
+ARRAY_CONFIG = {"write_empty_chunks": True}
 
 
-def encode_strip(frame: np.ndarray, dtype: np.dtype) -> bytes:
-    """A frame as one zlib stream of its rows, little-endian: a TIFF strip, and what the store keeps."""
-    return zlib.compress(np.ascontiguousarray(frame, np.dtype(dtype).newbyteorder("<")).data, COMPRESSION_LEVEL)
+def block_length(chunk_size: int) -> int:
+    """Frames per Zarr block: the largest divisor of ``chunk_size`` up to `MAX_BLOCK_LENGTH`."""
+    return max(n for n in range(1, min(chunk_size, MAX_BLOCK_LENGTH) + 1) if chunk_size % n == 0)
 
 
 class LabelStore:
-    """Chunked, compressed labels of a whole video; readable lazily like a ``(T, H, W)`` array.
+    """A run's labels, readable like a ``(T, H, W)`` array (lazily: only the blocks asked for are read).
 
-    Use `create` for a new store and `open` for an existing one.
+    Use `create` for a new store and `open` for an existing one; ``folder`` is the run folder. The Zarr
+    array itself is `labels`, for readers that take one (napari, dask).
     """
 
-    def __init__(self, folder: Path, shape: tuple[int, int, int], dtype, chunks: list[Chunk], done):
+    def __init__(self, folder: Path, labels: zarr.Array, chunk_size: int, chunks: list[Chunk], done):
         self.folder = Path(folder)
-        self.shape = tuple(int(v) for v in shape)
-        self.dtype = np.dtype(dtype)
+        self.labels = labels
+        self.chunk_size = int(chunk_size)
         self.chunks = list(chunks)
         self._done = set(done)
-        # Napari asks for frames of the same chunks again and again while the user scrubs; the
-        # compressed frames of a few chunks cover a scrub across boundaries without holding the video.
-        self._cache: OrderedDict[int, list[bytes]] = OrderedDict()
-        self._cache_size = 4
 
     # -- creation ----------------------------------------------------------------------------------
     @classmethod
     def create(cls, folder, shape, dtype, chunks: list[Chunk]) -> LabelStore:
-        store = cls(folder, shape, dtype, chunks, done=())
-        store.folder.mkdir(parents=True, exist_ok=True)
-        for stale in store.folder.glob("chunk_*.npz*"):
-            stale.unlink()
+        """A new, empty store in ``folder`` (what an earlier store there held is removed)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in (folder / LABELS_ZARR, folder / STORE_DIR):
+            if stale.exists():
+                shutil.rmtree(stale)
+        (folder / STORE_DIR).mkdir()
+        chunk_size = len(chunks[0])
+        shape = tuple(int(v) for v in shape)
+        labels = zarr.create_array(
+            folder / LABELS_ZARR, shape=shape, dtype=np.dtype(dtype), chunks=(block_length(chunk_size),) + shape[1:],
+            fill_value=0, compressors=COMPRESSOR, config=ARRAY_CONFIG,
+            dimension_names=("t", "y", "x"),
+        )
+        store = cls(folder, labels, chunk_size, chunks, done=())
         store._write_index()
         return store
 
     @classmethod
-    def open(cls, folder) -> LabelStore:
+    def open(cls, folder, read_only: bool = False) -> LabelStore:
+        """The store in run folder ``folder``; refused with what to do for a store of an earlier version."""
         folder = Path(folder)
+        refuse_earlier_format(folder)
+        index = _read_index(folder)
         try:
-            index = json.loads((folder / INDEX_NAME).read_text())
-        except (OSError, ValueError) as error:
-            raise UserInputError(f"{folder} is not a label store of this plugin ({error}).") from error
-        if index.get("format", 1) != FORMAT:
+            labels = zarr.open_array(folder / LABELS_ZARR, mode="r" if read_only else "r+", config=ARRAY_CONFIG)
+        except (OSError, ValueError, KeyError) as error:  # zarr raises several kinds for a missing array
             raise UserInputError(
-                f"The label store in {folder} was written by an earlier version of napari-sam2-longvideo; "
-                "start over in that folder (--overwrite, or Start over in napari)."
-            )
+                f"{folder / LABELS_ZARR} is missing or damaged ({error}); re-run with --overwrite to track again."
+            ) from error
         chunks = [Chunk(i, s, e) for i, (s, e) in enumerate(index["chunks"])]
-        return cls(folder, index["shape"], index["dtype"], chunks, index["done"])
+        return cls(folder, labels, index["chunk_size"], chunks, index["done"])
 
     def reload(self) -> None:
         """Read the list of finished chunks again (another process or thread is writing the store)."""
-        index = json.loads((self.folder / INDEX_NAME).read_text())
+        index = _read_index(self.folder)
+        self.chunks = [Chunk(i, s, e) for i, (s, e) in enumerate(index["chunks"])]
         self._done = set(index["done"])
-        self._cache.clear()
+
+    def extend(self, num_frames: int) -> None:
+        """Make the store hold ``num_frames`` frames: the finished chunks are kept, the rest planned anew.
+
+        The plan goes on from the last finished frame to the next multiple of the chunk size, then in
+        whole chunks, as a run of ``num_frames`` frames would have been planned from the start.
+        """
+        done = self.chunks[: len(self._done)]
+        if num_frames < (done[-1].stop if done else 0):
+            raise ValueError(f"{self.folder} holds {done[-1].stop} tracked frames, more than {num_frames}")
+        chunks, start = list(done), done[-1].stop if done else 0
+        while start < num_frames:
+            stop = min((start // self.chunk_size + 1) * self.chunk_size, num_frames)
+            chunks.append(Chunk(len(chunks), start, stop))
+            start = stop
+        if num_frames != self.shape[0]:
+            self.labels.resize((num_frames,) + self.shape[1:])
+        if chunks != self.chunks:
+            self.chunks = chunks
+            self._write_index()
 
     def _write_index(self) -> None:
         index = {
             "format": FORMAT,
-            "shape": list(self.shape),
-            "dtype": self.dtype.str,
+            "labels": LABELS_ZARR,
+            "chunk_size": self.chunk_size,
             "chunks": [[c.start, c.stop] for c in self.chunks],
             "done": sorted(self._done),
         }
-        write_atomically(self.folder / INDEX_NAME, lambda h: h.write(json.dumps(index).encode()))
+        write_atomically(self.folder / STORE_DIR / INDEX_NAME, lambda h: h.write(json.dumps(index).encode()))
 
     # -- chunks ------------------------------------------------------------------------------------
-    def _chunk_path(self, index: int) -> Path:
-        return self.folder / f"chunk_{index:05d}.npz"
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(v) for v in self.labels.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.labels.dtype)
+
+    @property
+    def block_length(self) -> int:
+        """Frames per Zarr block."""
+        return int(self.labels.chunks[0])
 
     def is_done(self, index: int) -> bool:
         return index in self._done
@@ -129,75 +177,32 @@ class LabelStore:
         """A writer that takes ``chunk``'s frames one at a time as they are tracked (`ChunkWriter`)."""
         return ChunkWriter(self, chunk)
 
-    def _save_chunk(self, chunk: Chunk, encoded: list[bytes], records: np.ndarray) -> None:
-        offsets = np.cumsum([0] + [len(frame) for frame in encoded])
-        data = np.frombuffer(b"".join(encoded), np.uint8)
+    def _records_path(self, index: int) -> Path:
+        return self.folder / STORE_DIR / f"records_{index:05d}.npy"
+
+    def _save_chunk(self, chunk: Chunk, records: np.ndarray) -> None:
+        """Mark ``chunk`` finished once its frames are in the array: flushed, records, then the index."""
+        for block in range(chunk.start // self.block_length, (chunk.stop - 1) // self.block_length + 1):
+            _flush(self.folder / LABELS_ZARR / self.labels.metadata.encode_chunk_key((block, 0, 0)))
         records = np.asarray(records, TRACK_DTYPE)
-        # the frames are compressed already: the archive only bundles them
-        write_atomically(
-            self._chunk_path(chunk.index),
-            lambda h: np.savez(h, frames=data, offsets=offsets, records=records),
-        )
+        write_atomically(self._records_path(chunk.index), lambda h: np.save(h, records))
         self._done.add(chunk.index)
         self._write_index()
-        self._cache.pop(chunk.index, None)
-
-    def encode(self, frame: np.ndarray) -> bytes:
-        """One frame as the store keeps it (`encode_strip`)."""
-        return encode_strip(frame, self.dtype)
-
-    def decode(self, encoded: bytes) -> np.ndarray:
-        little = np.frombuffer(zlib.decompress(encoded), self.dtype.newbyteorder("<"))
-        return little.astype(self.dtype, copy=False).reshape(self.shape[1:])
-
-    def encoded_frames(self, index: int) -> list[bytes]:
-        """The stored frames of finished chunk ``index``, still compressed."""
-        if index in self._cache:
-            self._cache.move_to_end(index)
-            return self._cache[index]
-        with np.load(self._chunk_path(index)) as archive:
-            data, offsets = archive["frames"].tobytes(), archive["offsets"]
-        frames = [data[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-        self._cache[index] = frames
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return frames
-
-    def read_chunk(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Labels ``(frames, H, W)`` and records of finished chunk ``index``."""
-        labels = np.stack([self.decode(frame) for frame in self.encoded_frames(index)])
-        return labels, self.chunk_records(index)
 
     def chunk_records(self, index: int) -> np.ndarray:
-        with np.load(self._chunk_path(index)) as archive:
-            return archive["records"]
-
-    def chunk_of(self, frame: int) -> Chunk:
-        if not 0 <= frame < self.shape[0]:
-            raise IndexError(f"frame {frame} is outside 0..{self.shape[0] - 1}")
-        size = len(self.chunks[0])
-        return self.chunks[min(frame // size, len(self.chunks) - 1)]
-
-    def frame(self, t: int) -> np.ndarray:
-        """Labels of frame ``t`` (zeros where the chunk is not finished yet)."""
-        chunk = self.chunk_of(t)
-        if chunk.index not in self._done:  # it fills in while a run goes on
-            return np.zeros(self.shape[1:], self.dtype)
-        return self.decode(self.encoded_frames(chunk.index)[t - chunk.start])
-
-    def encoded_frame(self, t: int) -> bytes:
-        """Frame ``t`` as stored (see `encode`), background where the chunk is not finished."""
-        chunk = self.chunk_of(t)
-        if chunk.index not in self._done:
-            return self.encode(np.zeros(self.shape[1:], self.dtype))
-        return self.encoded_frames(chunk.index)[t - chunk.start]
+        """The per-frame records of finished chunk ``index``."""
+        return np.load(self._records_path(index))
 
     def records(self) -> np.ndarray:
         """Every finished chunk's records, in frame order."""
         parts = [self.chunk_records(i) for i in self.done_chunks]
         return np.concatenate(parts) if parts else np.zeros(0, TRACK_DTYPE)
 
-    # -- lazy array view, for napari and exports ---------------------------------------------------
+    def frame(self, t: int) -> np.ndarray:
+        """Labels of frame ``t``."""
+        return self[t]
+
+    # -- the array view, for napari, exports and the tracker -----------------------------------------
     @property
     def ndim(self) -> int:
         return 3
@@ -206,64 +211,105 @@ class LabelStore:
         return self.shape[0]
 
     def __array__(self, dtype=None, copy=None):
-        stack = np.stack([self.frame(t) for t in range(self.shape[0])])
+        stack = self.labels[:]
         return stack if dtype is None else stack.astype(dtype)
 
     def __getitem__(self, key):
-        if not isinstance(key, tuple):
-            key = (key,)
-        first, rest = key[0], key[1:]
-        if isinstance(first, (int, np.integer)):
-            return self.frame(int(first) % self.shape[0])[rest]
-        frames = range(self.shape[0])[first]
-        stack = np.stack([self.frame(t) for t in frames]) if len(frames) else np.zeros(
-            (0,) + self.shape[1:], self.dtype
-        )
-        return stack[(slice(None),) + rest]
+        """As numpy indexes: an integer past either end raises `IndexError`, so iterating ends."""
+        first = key[0] if isinstance(key, tuple) and key else key
+        if isinstance(first, (int, np.integer)) and not -self.shape[0] <= first < self.shape[0]:
+            raise IndexError(f"frame {first} is outside 0..{self.shape[0] - 1} of {self.folder / LABELS_ZARR}")
+        return self.labels[key]
+
+    def __iter__(self):
+        """The frames in order, one block read at a time."""
+        for start in range(0, self.shape[0], self.block_length):
+            yield from self.labels[start : start + self.block_length]
 
 
 class ChunkWriter:
-    """One chunk on its way into the store: its frames are compressed in a thread of their own while
-    the next ones are tracked, and the chunk is saved (and marked finished) by `finish`.
+    """One chunk on its way into the store: its frames are gathered into blocks, each written (and
+    compressed) in a thread of its own while the next frames are tracked; `finish` marks it finished.
 
-    zlib lets go of the interpreter lock, so compressing overlaps tracking, and the chunk's labels are
-    never held whole (a chunk of 200 frames of 1080p video would be 400 MB). Leaving the ``with`` block
-    without `finish` (a stopped or failed run) saves nothing: the chunk is redone.
+    The chunk's labels are never held whole (a chunk of 200 frames of 1080p video would be 400 MB): at
+    most a block in hand and one being written. Leaving the ``with`` block without `finish` (a stopped or
+    failed run) marks nothing finished: the chunk is redone.
     """
-
-    # Frames handed to the compressing thread at once: each hand-over makes the tracking thread give up
-    # the interpreter lock, and one per frame made the run no faster (docs/benchmarks.md).
-    BATCH = 16
 
     def __init__(self, store: LabelStore, chunk: Chunk):
         self.store, self.chunk = store, chunk
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"compress-chunk-{chunk.index}")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-chunk-{chunk.index}")
         self._waiting: list[np.ndarray] = []
-        self._batches = []  # futures of lists of compressed frames, in frame order
+        self._next = chunk.start  # the frame the next `add` is
+        self._writes = []
 
     def add(self, frame: np.ndarray) -> None:
-        """The chunk's next frame; it must not change afterwards (it is compressed later)."""
+        """The chunk's next frame; it must not change afterwards (it is written later)."""
         if frame.shape != self.store.shape[1:]:
             raise ValueError(f"chunk {self.chunk.index} frame has shape {frame.shape}, not {self.store.shape[1:]}")
+        if self._next >= self.chunk.stop:
+            raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames; one more was added")
         self._waiting.append(frame)
-        if len(self._waiting) == self.BATCH:
+        self._next += 1
+        if self._next % self.store.block_length == 0:  # a block is full (blocks are aligned to frame 0)
             self._hand_over()
 
     def finish(self, records: np.ndarray) -> None:
-        """Save the chunk once all its frames were added, then mark it finished."""
+        """Mark the chunk finished once all its frames were added and written."""
         self._hand_over()
-        encoded = [strip for batch in self._batches for strip in batch.result()]
-        if len(encoded) != len(self.chunk):
-            raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames, {len(encoded)} were added")
-        self.store._save_chunk(self.chunk, encoded, records)
+        for write in self._writes:
+            write.result()  # a failed write raises here
+        if self._next != self.chunk.stop:
+            added = self._next - self.chunk.start
+            raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames, {added} were added")
+        self.store._save_chunk(self.chunk, records)
 
     def _hand_over(self) -> None:
         if self._waiting:
-            self._batches.append(self._pool.submit(lambda frames: [self.store.encode(f) for f in frames], self._waiting))
+            start, frames = self._next - len(self._waiting), self._waiting
+            self._writes.append(self._pool.submit(self._write, start, frames))
             self._waiting = []
+
+    def _write(self, start: int, frames: list[np.ndarray]) -> None:
+        self.store.labels[start : start + len(frames)] = np.stack(frames)
 
     def __enter__(self) -> ChunkWriter:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._pool.shutdown(cancel_futures=True)
+
+
+def refuse_earlier_format(folder: Path) -> None:
+    """Raise `UserInputError` where ``folder`` holds the ``.npz`` store of an earlier version."""
+    old = Path(folder) / STORE_DIR
+    if (old / "store.json").exists() or next(old.glob("chunk_*.npz"), None) is not None:
+        raise UserInputError(
+            f"{folder} holds a run of an earlier version of napari-sam2-longvideo (store/chunk_*.npz), which "
+            "this version does not read. Re-run with --overwrite to track again there (that removes the "
+            "old run's files), or choose another --out."
+        )
+
+
+def _read_index(folder: Path) -> dict:
+    try:
+        index = json.loads((folder / STORE_DIR / INDEX_NAME).read_text())
+    except (OSError, ValueError) as error:
+        raise UserInputError(
+            f"{folder} holds no label store of this plugin ({error}); re-run with --overwrite to track there."
+        ) from error
+    if index.get("format") != FORMAT:
+        raise UserInputError(
+            f"The label store in {folder} has format {index.get('format')}, not {FORMAT}; re-run with "
+            "--overwrite to track again there."
+        )
+    return index
+
+
+def _flush(path: Path) -> None:
+    """Make sure the file at ``path`` is on disk, not only in the operating system's cache."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -12,9 +12,9 @@ from napari_sam2_longvideo.engine.events import ChunkDone
 from napari_sam2_longvideo.engine.tracker import track
 from napari_sam2_longvideo.io.frames import open_frames
 from napari_sam2_longvideo.io.store import LabelStore
-from tests.engine.test_tracker import expected_labels, user_prompts
 from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend, TruthDetector
+from tests.engine.test_tracker import expected_labels, user_prompts
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...io.run_folder import DETECTOR_DATA_DIR, DETECTOR_FILE
 from .detector import Detector, YoloDetector
 from .training import train_detector, write_training_set
-
-DETECTOR_FILE = "detector.pt"
 
 
 class FixedDetector:
@@ -73,7 +72,7 @@ class DetectorSchedule:
                     return None  # its training frames are not all tracked yet
                 data = write_training_set(
                     self.frames, store.frame, range(train_stop), self.animals,
-                    self.folder / "detector_data", self.settings.detector_imgsz,
+                    self.folder / DETECTOR_DATA_DIR, self.settings.detector_imgsz,
                 )
                 yield from train_detector(
                     data, self.trained_path, epochs=self.settings.detector_epochs,

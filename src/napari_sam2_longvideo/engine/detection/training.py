@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core.geometry import mask_box
 from ...errors import UserInputError
+from ...io.run_folder import DETECTOR_TRAINING_DIR
 from ..events import DetectorTraining
 from .detector import yolo_device
 
@@ -108,7 +109,7 @@ def train_detector(
     model = YOLO(base, task="detect")
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
-    project = Path(out).parent / "detector_training"
+    project = Path(out).parent / DETECTOR_TRAINING_DIR
 
     def on_epoch_end(trainer):
         events.put(DetectorTraining(trainer.epoch + 1, trainer.epochs))

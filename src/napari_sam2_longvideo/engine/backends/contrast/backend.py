@@ -19,6 +19,7 @@ import numpy as np
 
 from ....core.geometry import bounding_box
 from ....errors import UserInputError
+from ....io.run_folder import CONTRAST_HANDOVER_FILE as HANDOVER_FILE
 from ..base import FramePrediction
 from .blobs import Blobs, blobs_from_outlines, find_blobs
 from .floor import FloorModel, animals_are_dark, arena_mask, learn_floor
@@ -30,7 +31,6 @@ OWN, SHARED = 2.0, 1.0  # logits: an animal's own part, and the whole of a blob 
 SCORE_ALONE, SCORE_SHARED = 1.0, 0.5
 MIN_AREA_FRACTION = 0.2  # of the smallest prompted animal: specks and tails are smaller
 PROMPT_REACH = 5  # pixels: a click this close to an animal's edge still picks the animal
-HANDOVER_FILE = "contrast_tracks.npz"
 
 
 class ContrastBackend:

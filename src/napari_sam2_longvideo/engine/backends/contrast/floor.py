@@ -25,9 +25,9 @@ import numpy as np
 
 from ....errors import FrameReadError, UserInputError
 from ....io.files import write_atomically
+from ....io.run_folder import BACKGROUND_FILE
+from ....io.run_folder import CONTRAST_MODEL_FILE as MODEL_FILE  # learned with that floor; see `FloorModel`
 
-BACKGROUND_FILE = "background.npy"
-MODEL_FILE = "contrast.json"  # what was learned with the floor in background.npy; see `FloorModel`
 SAMPLES = 31
 FLOOR_PERCENTILE = 85  # for dark animals; 100 - this for light ones
 MIN_THRESHOLD = 12.0  # grey levels: camera noise and compression stay below this
