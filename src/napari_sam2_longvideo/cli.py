@@ -152,45 +152,34 @@ class StopAfterChunk:
 
 
 def run_track(video, prompts_path, args) -> int:
-    from .engine.events import (
-        ChunkDone,
-        DetectorTraining,
-        FrameTracked,
-        ResultsWritten,
-        RunStarted,
-    )
     from .io.prompts import Prompts
-    from .progress import ProgressBar
+    from .progress import ProgressBar, RunProgress
     from .run import run_tracking
 
     settings = settings_from_args(args)
     prompts = Prompts.from_csv(prompts_path)
-    bar = ProgressBar(enabled=not args.quiet)
+    progress = RunProgress(settings.chunk_size)
+    bar = ProgressBar(progress, enabled=not args.quiet)
     with StopAfterChunk() as stop, bar:
         events = run_tracking(
             video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download
         )
         for event in events:
-            if isinstance(event, RunStarted):
-                bar.start(event)
-            elif isinstance(event, FrameTracked):
-                bar.frame(event)
-            elif isinstance(event, DetectorTraining):
-                bar.training(event)
-            elif isinstance(event, ChunkDone):
-                bar.chunk(event)
-                if stop.requested and event.frames_done < event.total_frames:
-                    events.close()
-                    print(
-                        f"Stopped after chunk {event.chunk.index + 1} of {event.num_chunks}: "
-                        f"{event.frames_done} of {event.total_frames} frames are saved in {args.out}. "
-                        "Run the same command again to resume.",
-                        file=sys.stderr,
-                    )
-                    return EXIT_INTERRUPTED
-            elif isinstance(event, ResultsWritten):
+            bar.show(progress.update(event))
+            if stop.requested and progress.at_chunk_end and progress.frames_saved < progress.total_frames:
+                events.close()
                 bar.close()
-                print(f"Wrote {event.labels}, {event.tracks} and {event.metadata}")
+                print(
+                    f"Stopped after chunk {progress.chunks_done} of {progress.num_chunks}: "
+                    f"{progress.frames_saved} of {progress.total_frames} frames are saved in {args.out}. "
+                    "Run the same command again to resume.",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
+            if progress.results is not None:
+                bar.close()
+                written = progress.results
+                print(f"Wrote {written.labels}, {written.tracks} and {written.metadata}")
     return 0
 
 
