@@ -18,6 +18,7 @@ import pytest
 import tifffile
 import zarr
 
+from napari_sam2_longvideo import cli as cli_module
 from napari_sam2_longvideo.cli import main
 from napari_sam2_longvideo.io.run_folder import LOCK_FILES, OUR_FILES, OUR_FOLDERS, RunFolder
 from napari_sam2_longvideo.io.run_lock import LOCK_FILE
@@ -64,6 +65,8 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     code, stdout, stderr = cli("track", frames, "--prompts", prompts, "--out", out, "--chunk-size", "10", *FAST)
     assert code == 0, stderr
     assert "labels.tif" in stdout
+    # sam2 built without its optional CUDA kernel warns about it on every run; that is not for the user
+    assert "_C" not in stderr and "post-processing" not in stderr, stderr
 
     labels = tifffile.imread(out / "labels.tif")
     assert labels.shape == (24, 72, 96) and labels.dtype == np.uint8
@@ -135,6 +138,40 @@ def test_other_settings_in_an_existing_folder_are_refused_unless_overwriting(tmp
 
     assert main([*base, "--chunk-size", "8", "--overwrite"]) == 0
     assert json.loads((out / "run.json").read_text())["chunks"] == 3
+
+
+class StopRequestedAtOnce(cli_module.StopAfterChunk):
+    """Ctrl-C pressed before the first chunk ends, without the race of a real signal."""
+
+    def __enter__(self):
+        super().__enter__()
+        self.requested = True
+        return self
+
+
+def test_a_stopped_contrast_run_resumes_whatever_sam2_settings_are_given(tmp_path, clip_files, capsys, monkeypatch):
+    frames, prompts = clip_files
+    base = ["track", str(frames), "--prompts", str(prompts), "--backend", "contrast", "--chunk-size", "6", "--quiet"]
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    assert main([*base, "--out", str(whole)]) == 0
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cli_module, "StopAfterChunk", StopRequestedAtOnce)
+        assert main([*base, "--out", str(parted)]) == 130
+    assert "Stopped after chunk 1 of 4: 6 of 24 frames are saved" in capsys.readouterr().err
+    assert json.loads((parted / "run.json").read_text())["status"] == "stopped"
+
+    # a change the contrast backend reads is refused, and leaves the stopped run as it was
+    assert main([*base, "--out", str(parted), "--threshold", "40"]) == 2
+    assert "holds a run of other settings (threshold None -> 40.0)" in capsys.readouterr().err
+    assert json.loads((parted / "run.json").read_text())["chunks_done"] == 1
+
+    # SAM2's model and image size mean nothing to it: the run resumes, to the uninterrupted result
+    assert main([*base, "--out", str(parted), "--model", "small", "--image-size", "512", "--device", "cpu"]) == 0
+    assert "Wrote" in capsys.readouterr().out
+    np.testing.assert_array_equal(tifffile.imread(parted / "labels.tif"), tifffile.imread(whole / "labels.tif"))
+    assert (parted / "tracks.csv").read_text() == (whole / "tracks.csv").read_text()
+    assert json.loads((parted / "run.json").read_text())["status"] == "finished"
 
 
 @pytest.mark.slow

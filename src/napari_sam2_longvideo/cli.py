@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
+import typing
 from pathlib import Path
 
 from . import __version__
 from .errors import UserInputError
-from .settings import BACKENDS, DEVICES, MODEL_SIZES, SAM_VERSIONS, TrackSettings
+from .settings import TrackSettings, flag_of, setting_types
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -46,86 +48,77 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    defaults = TrackSettings()
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
-    parser.add_argument(
-        "--backend", choices=BACKENDS, default=None,
-        help="sam2 (default), or contrast: no weights, for dark animals on a light floor or light on dark",
-    )
-    parser.add_argument("--model", default=defaults.model, choices=MODEL_SIZES, help="SAM2 model size")
-    parser.add_argument("--sam-version", default=defaults.sam_version, choices=SAM_VERSIONS)
-    parser.add_argument(
-        "--checkpoint", help="SAM2 checkpoint file; without it the official one is downloaded once"
-    )
-    parser.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="FOR TESTS AND BENCHMARKS ONLY: build SAM2 from a fixed seed with no checkpoint; the masks "
-        "are meaningless but reproducible",
-    )
-    parser.add_argument("--image-size", type=int, default=defaults.image_size, help="1024 (trained) or 512 (faster)")
-    parser.add_argument("--device", default=defaults.device, choices=DEVICES)
-    parser.add_argument("--chunk-size", type=int, default=defaults.chunk_size, help="frames per chunk")
-    parser.add_argument(
-        "--prune-window", type=int, default=defaults.prune_window,
-        help="frames of SAM2 outputs kept behind the current one inside a chunk (at least 16)",
-    )
-    parser.add_argument("--max-frames", type=int, help="track only the first N frames")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of --random-weights")
-    contrast = parser.add_argument_group("contrast backend")
-    contrast.add_argument("--arena", help="mask image (non-zero inside) or polygon 'y,x;y,x;...'")
-    contrast.add_argument("--threshold", type=float, help="grey levels an animal differs from the floor by")
-    contrast.add_argument("--min-area", type=int, help="smaller blobs are not animals (pixels)")
-    _add_detector_options(parser.add_argument_group("detector (re-anchors drifting animals, finds lost ones)"))
     parser.add_argument("--overwrite", action="store_true", help="start over, discarding a run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_setting_options(parser)
 
 
-def _add_detector_options(group) -> None:
-    defaults = TrackSettings()
-    group.add_argument("--detector", help="an ultralytics YOLO model file (.pt) that finds the animals")
-    group.add_argument("--detector-conf", type=float, default=defaults.detector_conf, help="minimum confidence")
-    group.add_argument("--detector-classes", type=int, nargs="+", help="keep only these class ids")
-    group.add_argument("--detector-imgsz", type=int, default=defaults.detector_imgsz, help="detector image size")
-    group.add_argument(
-        "--train-detector", action="store_true",
-        help="train a detector on the first --train-frames frames' masks; saved as detector.pt in --out",
-    )
-    group.add_argument("--train-frames", type=int, default=defaults.train_frames)
-    group.add_argument("--detector-epochs", type=int, default=defaults.detector_epochs)
-    group.add_argument("--detector-patience", type=int, default=defaults.detector_patience)
-    group.add_argument(
-        "--reanchor-iou", type=float, default=defaults.reanchor_iou,
-        help="re-prompt an animal with its detection when its mask overlaps the box less than this",
-    )
+def add_setting_options(parser: argparse.ArgumentParser, cls=TrackSettings) -> None:
+    """One option per field of ``cls``, from the field's metadata, in a group per backend.
+
+    Options are left out of the parsed arguments unless given (``argparse.SUPPRESS``), so the
+    settings' own defaults apply and a caller can tell "not given" from "given the default".
+    """
+    groups = {
+        applies: parser.add_argument_group(title, description)
+        for applies, (title, description) in SETTING_GROUPS.items()
+    }
+    types = setting_types(cls)
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        group = groups[meta.get("applies", "all")]
+        kind = types[field.name]
+        options = dict(dest=field.name, default=argparse.SUPPRESS, help=_help(field))
+        if kind is bool:
+            options["action"] = "store_true" if not field.default else argparse.BooleanOptionalAction
+        else:
+            value_type, many = _value_type(kind)
+            metavar = meta.get("metavar") or (None if meta.get("choices") else METAVARS.get(value_type))
+            options.update(type=value_type, metavar=metavar, choices=meta.get("choices"))
+            if many:
+                options["nargs"] = "+"
+        group.add_argument(flag_of(field), **options)
 
 
-def settings_from_args(args) -> TrackSettings:
-    return TrackSettings(
-        backend=args.backend or "sam2",
-        arena=args.arena,
-        threshold=args.threshold,
-        min_area=args.min_area,
-        model=args.model,
-        sam_version=args.sam_version,
-        checkpoint=args.checkpoint,
-        random_weights=args.random_weights,
-        image_size=args.image_size,
-        device=args.device,
-        chunk_size=args.chunk_size,
-        prune_window=args.prune_window,
-        max_frames=args.max_frames,
-        seed=args.seed,
-        detector=args.detector,
-        detector_conf=args.detector_conf,
-        detector_classes=args.detector_classes,
-        detector_imgsz=args.detector_imgsz,
-        train_detector=args.train_detector,
-        train_frames=args.train_frames,
-        detector_epochs=args.detector_epochs,
-        detector_patience=args.detector_patience,
-        reanchor_iou=args.reanchor_iou,
-    ).validate()
+SETTING_GROUPS = {
+    "all": ("settings for either backend", None),
+    "sam2": ("SAM2 backend", "used only with --backend sam2"),
+    "contrast": ("contrast backend", "used only with --backend contrast"),
+    "detector": (
+        "detector (re-anchors drifting animals, finds lost ones)",
+        "either backend; used only with --detector or --train-detector",
+    ),
+}
+
+
+METAVARS = {int: "N", float: "X"}
+
+
+def _value_type(kind) -> tuple[type, bool]:
+    """``int | None`` -> (int, False); ``list[int] | None`` -> (int, True)."""
+    args = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    if args and typing.get_origin(kind) is not list:  # an optional value
+        kind = args[0]
+    if typing.get_origin(kind) is list:
+        return typing.get_args(kind)[0], True
+    return kind, False
+
+
+def _help(field: dataclasses.Field) -> str:
+    meta = field.metadata
+    text = meta.get("help", "").replace("%", "%%")  # argparse formats help with %
+    if field.default is None:
+        return f"{text} (default: {meta['none_means']})" if meta.get("none_means") else text
+    if field.default is False:
+        return text
+    return f"{text} (default: {field.default})"
+
+
+def settings_from_args(args, cls=TrackSettings) -> TrackSettings:
+    """The settings the options give, the rest at their defaults, checked."""
+    given = vars(args)
+    return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given}).validate()
 
 
 class StopAfterChunk:
@@ -151,57 +144,45 @@ class StopAfterChunk:
         return False
 
 
-def run_track(video, prompts_path, args) -> int:
-    from .engine.events import (
-        ChunkDone,
-        DetectorTraining,
-        FrameTracked,
-        ResultsWritten,
-        RunStarted,
-    )
+def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
     from .io.prompts import Prompts
-    from .progress import ProgressBar
+    from .progress import ProgressBar, RunProgress
     from .run import run_tracking
 
-    settings = settings_from_args(args)
     prompts = Prompts.from_csv(prompts_path)
-    bar = ProgressBar(enabled=not args.quiet)
+    progress = RunProgress(settings.chunk_size)
+    bar = ProgressBar(progress, enabled=not args.quiet)
     with StopAfterChunk() as stop, bar:
         events = run_tracking(
             video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download
         )
         for event in events:
-            if isinstance(event, RunStarted):
-                bar.start(event)
-            elif isinstance(event, FrameTracked):
-                bar.frame(event)
-            elif isinstance(event, DetectorTraining):
-                bar.training(event)
-            elif isinstance(event, ChunkDone):
-                bar.chunk(event)
-                if stop.requested and event.frames_done < event.total_frames:
-                    events.close()
-                    print(
-                        f"Stopped after chunk {event.chunk.index + 1} of {event.num_chunks}: "
-                        f"{event.frames_done} of {event.total_frames} frames are saved in {args.out}. "
-                        "Run the same command again to resume.",
-                        file=sys.stderr,
-                    )
-                    return EXIT_INTERRUPTED
-            elif isinstance(event, ResultsWritten):
+            bar.show(progress.update(event))
+            if stop.requested and progress.at_chunk_end and progress.frames_saved < progress.total_frames:
+                events.close()
                 bar.close()
-                print(f"Wrote {event.labels}, {event.tracks} and {event.metadata}")
+                print(
+                    f"Stopped after chunk {progress.chunks_done} of {progress.num_chunks}: "
+                    f"{progress.frames_saved} of {progress.total_frames} frames are saved in {args.out}. "
+                    "Run the same command again to resume.",
+                    file=sys.stderr,
+                )
+                return EXIT_INTERRUPTED
+            if progress.results is not None:
+                bar.close()
+                written = progress.results
+                print(f"Wrote {written.labels}, {written.tracks} and {written.metadata}")
     return 0
 
 
-def sample_backend(args) -> str:
+def sample_backend(settings: TrackSettings) -> str:
     """SAM2 when its weights can be had; else the contrast backend, which the sample's arena suits."""
-    if args.random_weights:
+    if settings.random_weights:
         return "sam2"
     from .engine.backends.sam2.checkpoints import model_spec, resolve_checkpoint
 
     try:
-        resolve_checkpoint(model_spec(args.model, args.sam_version), args.checkpoint)
+        resolve_checkpoint(model_spec(settings.model, settings.sam_version), settings.checkpoint)
         return "sam2"
     except UserInputError as error:
         print(
@@ -217,14 +198,15 @@ def main(argv=None) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     args = build_parser().parse_args(argv)
     try:
+        settings = settings_from_args(args)
         if args.command == "sample":
             from .sample import sample_paths
 
             video, prompts = sample_paths()
-            if args.backend is None:
-                args.backend = sample_backend(args)
-            return run_track(video, prompts, args)
-        return run_track(args.video, args.prompts, args)
+            if "backend" not in vars(args):  # not given: whichever can run here
+                settings = dataclasses.replace(settings, backend=sample_backend(settings))
+            return run_track(video, prompts, settings, args)
+        return run_track(args.video, args.prompts, settings, args)
     except UserInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -1,8 +1,15 @@
-"""The one settings object shared by the command line, the napari widget and the saved run metadata."""
+"""The one settings object shared by the command line, the napari widget and the saved run metadata.
+
+Each field of `TrackSettings` carries what the command line and the widget need to offer it (its help,
+its choices, the backend it applies to; see `setting`), so a new setting is one field here: the
+``track`` and ``sample`` options, the widget's form, resuming and the docstring follow from it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import typing
 from dataclasses import dataclass
 
 from .errors import UserInputError
@@ -11,103 +18,148 @@ MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 SAM_VERSIONS = ("2.1", "2.0")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 BACKENDS = ("sam2", "contrast")
+# What a setting applies to: both backends, one of them, or the detector (either backend, when a run has one).
+APPLIES_TO = ("all", "sam2", "contrast", "detector")
 
 # SAM2 reads object pointers from up to 16 frames back (max_obj_ptrs_in_encoder), so pruning
 # any closer would change its results.
 MIN_PRUNE_WINDOW = 16
 
 
-@dataclass
-class TrackSettings:
-    """How to track: everything that changes the result is here, and is saved in ``run.json``.
+def setting(
+    default,
+    help: str,
+    *,
+    applies: str = "all",
+    choices: tuple | None = None,
+    none_means: str | None = None,
+    metavar: str | None = None,
+    flag: str | None = None,
+    title: str | None = None,
+    changes_result: bool = True,
+):
+    """A `TrackSettings` field with what the command line and the widget show of it.
 
     Parameters
     ----------
-    backend : str
-        ``"sam2"``, or ``"contrast"`` (no weights: background difference, for dark animals on a light
-        floor or light on dark).
-    model : str
-        SAM2 model size: ``tiny``, ``small``, ``base_plus`` or ``large``.
-    sam_version : str
-        ``"2.1"`` (default) or ``"2.0"``.
-    checkpoint : str or None
-        Path of a checkpoint file; ``None`` downloads the official one into the user cache.
-    random_weights : bool
-        Build the model with a fixed seed and no checkpoint. For tests and benchmarks only.
-    image_size : int
-        Side of the square image SAM2 sees (1024 as trained; 512 is faster).
-    device : str
-        ``auto``, ``cuda``, ``mps`` or ``cpu``.
-    chunk_size : int
-        Frames per chunk; memory is bounded by this, not by the video length.
-    prune_window : int
-        Non-prompted frame outputs older than this many frames are dropped inside a chunk.
-    max_frames : int or None
-        Track only the first ``max_frames`` frames (to try settings on the start of a long video).
-    seed : int
-        Seed for random weights.
-    detector : str or None
-        An ultralytics YOLO model file; at each chunk start it re-anchors drifting animals and finds
-        lost ones (identities by a global assignment, never by confidence order).
-    detector_conf : float
-        Detections below this confidence are ignored.
-    detector_classes : list of int or None
-        Keep only these detector classes.
-    detector_imgsz : int
-        Side of the image the detector sees (and is trained at).
-    train_detector : bool
-        Train a detector on the first ``train_frames`` frames' own masks, save it as ``detector.pt`` in
-        the output folder, and use it for the rest of the video.
-    train_frames, detector_epochs, detector_patience : int
-        Training frames, epochs, and epochs without improvement before training stops.
-    reanchor_iou : float
-        An animal whose mask overlaps its assigned detection less than this is prompted with the box.
-    arena : str or None
-        Contrast backend: a mask image (non-zero inside) or a polygon ``"y,x;y,x;..."``; outside is ignored.
-    threshold : float or None
-        Contrast backend: grey levels an animal differs from the floor by; None picks one (Otsu).
-    min_area : int or None
-        Contrast backend: smaller blobs are not animals; None takes a fifth of the first prompted animal.
+    default
+        The value when none is given.
+    help : str
+        One sentence for ``--help``, the widget's tooltip and the class docstring.
+    applies : str
+        One of `APPLIES_TO`: ``"all"``, the backend that reads it (``"sam2"``, ``"contrast"``), or
+        ``"detector"``. A setting the run does not use does not stop it from being resumed.
+    choices : tuple, optional
+        The only values allowed (a drop-down in the widget).
+    none_means : str, optional
+        What a default of None does ("all frames", "automatic"), for ``--help``.
+    metavar : str, optional
+        The value's name in ``--help`` (``PATH``, ``N``).
+    flag : str, optional
+        The command-line option, when it is not ``--`` and the name with dashes.
+    title : str, optional
+        The setting's name in messages, when not the field's name ("SAM version").
+    changes_result : bool
+        False for settings that never change the labels (the device): a resumed run may differ in them.
     """
+    if applies not in APPLIES_TO:
+        raise ValueError(f"applies={applies!r}: choose one of {APPLIES_TO}")
+    return dataclasses.field(default=default, metadata={
+        "help": help, "applies": applies, "choices": choices, "none_means": none_means, "metavar": metavar,
+        "flag": flag, "title": title, "changes_result": changes_result,
+    })
 
-    backend: str = "sam2"
-    model: str = "tiny"
-    sam_version: str = "2.1"
-    checkpoint: str | None = None
-    random_weights: bool = False
-    image_size: int = 1024
-    device: str = "auto"
-    chunk_size: int = 100
-    prune_window: int = MIN_PRUNE_WINDOW
-    max_frames: int | None = None
-    seed: int = 0
-    detector: str | None = None
-    detector_conf: float = 0.5
-    detector_classes: list[int] | None = None
-    detector_imgsz: int = 640
-    train_detector: bool = False
-    train_frames: int = 100
-    detector_epochs: int = 30
-    detector_patience: int = 10
-    reanchor_iou: float = 0.5
-    arena: str | None = None
-    threshold: float | None = None
-    min_area: int | None = None
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The command-line option of a settings field: ``--chunk-size`` for ``chunk_size``."""
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+@dataclass
+class TrackSettings:
+    """How to track: everything that changes the result is here, and is saved in ``run.json``."""
+
+    backend: str = setting(
+        "sam2", "sam2, or contrast: no weights, for dark animals on a light floor or light on dark",
+        choices=BACKENDS,
+    )
+    model: str = setting("tiny", "SAM2 model size", applies="sam2", choices=MODEL_SIZES)
+    sam_version: str = setting(
+        "2.1", "SAM2 release the model is from", applies="sam2", choices=SAM_VERSIONS, title="SAM version",
+    )
+    checkpoint: str | None = setting(
+        None, "SAM2 checkpoint file for the model", applies="sam2", metavar="PATH",
+        none_means="the official one, downloaded once into the user cache and verified",
+    )
+    random_weights: bool = setting(
+        False, "FOR TESTS AND BENCHMARKS ONLY: build SAM2 from a fixed seed with no checkpoint; the masks "
+        "are meaningless but reproducible", applies="sam2",
+    )
+    image_size: int = setting(
+        1024, "side of the square image SAM2 sees: 1024 as trained, 512 is faster (a multiple of 16)",
+        applies="sam2",
+    )
+    device: str = setting(
+        "auto", "where the models run: auto takes cuda, then mps, then the cpu", choices=DEVICES,
+        changes_result=False,  # the same run may move between machines
+    )
+    chunk_size: int = setting(100, "frames per chunk: the unit of memory, saving and resuming")
+    prune_window: int = setting(
+        MIN_PRUNE_WINDOW, f"frames of SAM2 outputs kept behind the current one inside a chunk (at least "
+        f"{MIN_PRUNE_WINDOW}: SAM2 looks that far back)", applies="sam2",
+    )
+    max_frames: int | None = setting(
+        None, "track only the first N frames, to try settings on the start of a long video",
+        metavar="N", none_means="all",
+    )
+    seed: int = setting(0, "seed of the random weights", applies="sam2")
+    detector: str | None = setting(
+        None, "an ultralytics YOLO model file (.pt) that finds the animals; at each chunk start it "
+        "re-anchors drifting animals and finds lost ones", applies="detector", metavar="PATH", none_means="none",
+    )
+    detector_conf: float = setting(0.5, "detections below this confidence are ignored", applies="detector")
+    detector_classes: list[int] | None = setting(
+        None, "keep only these detector class ids", applies="detector", metavar="ID", none_means="all",
+    )
+    detector_imgsz: int = setting(
+        640, "side of the image the detector sees (and is trained at)", applies="detector",
+    )
+    train_detector: bool = setting(
+        False, "train a detector on the first frames' own masks, save it as detector.pt in the output folder "
+        "and use it for the rest of the video", applies="detector",
+    )
+    train_frames: int = setting(100, "how many of the first frames train the detector", applies="detector")
+    detector_epochs: int = setting(30, "epochs of detector training", applies="detector")
+    detector_patience: int = setting(
+        10, "epochs without improvement before detector training stops", applies="detector",
+    )
+    reanchor_iou: float = setting(
+        0.5, "re-prompt an animal with its detection when its mask overlaps the box less than this",
+        applies="detector",
+    )
+    arena: str | None = setting(
+        None, "a mask image (non-zero inside) or a polygon 'y,x;y,x;...'; outside it is ignored",
+        applies="contrast", metavar="FILE_OR_POLYGON",
+        none_means="the whole frame",
+    )
+    threshold: float | None = setting(
+        None, "grey levels an animal differs from the floor by", applies="contrast",
+        none_means="automatic, by Otsu's method",
+    )
+    min_area: int | None = setting(
+        None, "smaller blobs are not animals (pixels)", applies="contrast",
+        none_means="a fifth of the first prompted animal",
+    )
 
     def validate(self) -> TrackSettings:
         """Raise `UserInputError` naming the first bad setting; return self when all are good."""
-        if self.backend not in BACKENDS:
-            raise UserInputError(f"Unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}.")
-        if self.model not in MODEL_SIZES:
-            raise UserInputError(
-                f"Unknown model {self.model!r}; choose one of {', '.join(MODEL_SIZES)}."
-            )
-        if self.sam_version not in SAM_VERSIONS:
-            raise UserInputError(
-                f"Unknown SAM version {self.sam_version!r}; choose one of {', '.join(SAM_VERSIONS)}."
-            )
-        if self.device not in DEVICES:
-            raise UserInputError(f"Unknown device {self.device!r}; choose one of {', '.join(DEVICES)}.")
+        for field in dataclasses.fields(self):
+            choices, value = field.metadata.get("choices"), getattr(self, field.name)
+            if choices and value not in choices:
+                raise UserInputError(
+                    f"Unknown {field.metadata.get('title') or field.name} {value!r}; choose one of "
+                    f"{', '.join(map(str, choices))}."
+                )
         if self.image_size < 64 or self.image_size % 16:
             raise UserInputError(
                 f"--image-size {self.image_size} is not usable; give a multiple of 16, at least 64 "
@@ -149,8 +201,47 @@ class TrackSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    def uses(self, name: str) -> bool:
+        """Whether this run reads setting ``name``: the other backend's settings, or the detector's in a
+        run without one, change nothing."""
+        applies = _fields_of(type(self))[name].metadata.get("applies", "all")
+        if applies == "detector":
+            return bool(self.detector or self.train_detector)
+        return applies in ("all", self.backend)
+
     def result_defining(self) -> dict:
-        """The settings that change the labels; a resumed run must match these exactly."""
-        values = self.to_dict()
-        values.pop("device")  # the same run may move between machines
-        return values
+        """The settings that change this run's labels; a resumed run must match these exactly."""
+        fields = _fields_of(type(self))
+        return {
+            name: value for name, value in self.to_dict().items()
+            if fields[name].metadata.get("changes_result", True) and self.uses(name)
+        }
+
+
+@functools.cache
+def _fields_of(cls) -> dict[str, dataclasses.Field]:
+    return {field.name: field for field in dataclasses.fields(cls)}
+
+
+APPLIES_TITLES = {"sam2": "SAM2 backend", "contrast": "contrast backend", "detector": "detector"}
+
+
+def _parameters_section(cls) -> str:
+    """The numpydoc "Parameters" of ``cls``, from its fields' help, so the docstring never falls behind."""
+    lines = ["", "", "Parameters", "----------"]
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        default = meta.get("none_means") if field.default is None else repr(field.default)
+        where = f"{APPLIES_TITLES[meta['applies']]}: " if meta.get("applies", "all") != "all" else ""
+        choices = f" One of {', '.join(map(str, meta['choices']))}." if meta.get("choices") else ""
+        lines += [f"{field.name} : {field.type}", f"    {where}{meta.get('help', '')}.{choices} "
+                  f"Default: {default}. Command line: ``{flag_of(field)}``."]
+    return "\n".join(lines)
+
+
+TrackSettings.__doc__ += _parameters_section(TrackSettings)
+
+
+def setting_types(cls=TrackSettings) -> dict[str, type]:
+    """Each field's annotation resolved (``"int | None"`` -> ``int | None``), for parsers and forms."""
+    return typing.get_type_hints(cls)

@@ -1,15 +1,14 @@
 """A form built from `TrackSettings`' fields: the widget offers exactly the command line's settings.
 
-Every field gets a widget, its tooltip from the field's description in the `TrackSettings` docstring,
-and a section. ``FIELD_FORMS`` says how fields look where a plain widget would not do (choices from
-`settings`, files, "0 means automatic"); a field added to the settings later still appears, with a
-widget magicgui picks from its type, under "More settings".
+Every field gets a widget, its tooltip and choices from the field's metadata (as ``--help`` has them),
+and a section. ``FIELD_FORMS`` says how fields look where a plain widget would not do (files, "0 means
+automatic", labels); a field added to the settings later still appears, with a drop-down for its
+choices or the widget magicgui picks from its type, in its backend's section or under "More settings".
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import re
 import typing
 from collections.abc import Callable
@@ -28,14 +27,7 @@ from magicgui.widgets import (
 )
 
 from ..errors import UserInputError
-from ..settings import (
-    BACKENDS,
-    DEVICES,
-    MIN_PRUNE_WINDOW,
-    MODEL_SIZES,
-    SAM_VERSIONS,
-    TrackSettings,
-)
+from ..settings import BACKENDS, MIN_PRUNE_WINDOW, TrackSettings
 
 SECTION_TITLES = {
     "tracking": "Tracking",
@@ -91,13 +83,13 @@ def _file(section: str, label: str) -> FieldForm:
 
 
 FIELD_FORMS: dict[str, FieldForm] = {
-    "backend": FieldForm("tracking", partial(ComboBox, choices=BACKENDS)),
-    "model": FieldForm("tracking", partial(ComboBox, choices=MODEL_SIZES), "SAM2 model"),
+    "backend": FieldForm("tracking", ComboBox),
+    "model": FieldForm("tracking", ComboBox, "SAM2 model"),
     "checkpoint": _file("tracking", "checkpoint file"),
     "chunk_size": FieldForm("tracking", partial(SpinBox, min=2, max=1_000_000, step=10)),
-    "sam_version": FieldForm("more", partial(ComboBox, choices=SAM_VERSIONS), "SAM version"),
+    "sam_version": FieldForm("more", ComboBox, "SAM version"),
     "image_size": FieldForm("more", partial(SpinBox, min=64, max=4096, step=16)),
-    "device": FieldForm("more", partial(ComboBox, choices=DEVICES)),
+    "device": FieldForm("more", ComboBox),
     "prune_window": FieldForm("more", partial(SpinBox, min=MIN_PRUNE_WINDOW, max=100_000)),
     "max_frames": _zero_means("all", partial(SpinBox, min=0, max=10**9), "more", "max. frames"),
     "detector": _file("detector", "YOLO model"),
@@ -120,9 +112,11 @@ FIELD_FORMS: dict[str, FieldForm] = {
 
 # Settings only one backend reads; the other backend's are greyed out so nobody tunes them in vain.
 BACKEND_FIELDS = {
-    "sam2": ("model", "sam_version", "checkpoint", "image_size", "prune_window", "random_weights", "seed"),
-    "contrast": ("arena", "threshold", "min_area"),
+    backend: tuple(f.name for f in dataclasses.fields(TrackSettings) if f.metadata.get("applies") == backend)
+    for backend in BACKENDS
 }
+# where a setting with no entry in FIELD_FORMS goes
+DEFAULT_SECTIONS = {"contrast": "contrast", "detector": "detector"}
 
 
 class SettingsForm:
@@ -136,16 +130,17 @@ class SettingsForm:
 
     def __init__(self, defaults: TrackSettings | None = None):
         defaults = defaults or TrackSettings()
-        tooltips = field_descriptions(TrackSettings)
         hints = typing.get_type_hints(TrackSettings)
         self.forms: dict[str, FieldForm] = {}
         self.widgets = {}
         self.sections = {name: Container(labels=True) for name in SECTION_TITLES}
         for setting in dataclasses.fields(TrackSettings):
-            form = FIELD_FORMS.get(setting.name) or FieldForm("more", partial(_plain_widget, hints[setting.name]))
+            meta = setting.metadata
+            form = FIELD_FORMS.get(setting.name) or _default_form(meta, hints[setting.name])
             label = form.label or setting.name.replace("_", " ")
+            choices = {"choices": meta["choices"]} if meta.get("choices") else {}
             widget = form.make(value=form.to_widget(getattr(defaults, setting.name)), label=label,
-                               tooltip=tooltips.get(setting.name))
+                               tooltip=_tooltip(meta), **choices)
             self.forms[setting.name], self.widgets[setting.name] = form, widget
             self.sections[form.section].append(widget)
         self.widgets["backend"].changed.connect(self._enable_backend_fields)
@@ -175,21 +170,21 @@ class SettingsForm:
             widget.value = self.forms[name].to_widget(getattr(settings, name))
 
 
+def _default_form(meta, annotation) -> FieldForm:
+    """How a setting with no entry in ``FIELD_FORMS`` looks: a drop-down for choices, else by its type."""
+    section = DEFAULT_SECTIONS.get(meta.get("applies"), "more")
+    return FieldForm(section, ComboBox if meta.get("choices") else partial(_plain_widget, annotation))
+
+
+def _tooltip(meta) -> str | None:
+    """The ``--help`` sentence, and what an empty value means."""
+    text = meta.get("help")
+    if not text:
+        return None
+    unset = f" When not set: {meta['none_means']}." if meta.get("none_means") else ""
+    return f"{text[:1].upper()}{text[1:]}.{unset}"
+
+
 def _plain_widget(annotation, value, label: str, tooltip: str | None):
     """The widget magicgui picks for a setting's type (a field added after this form was written)."""
     return create_widget(value=value, annotation=annotation, label=label, options={"tooltip": tooltip})
-
-
-def field_descriptions(cls) -> dict[str, str]:
-    """``{field: description}`` from the numpydoc "Parameters" section of ``cls``'s docstring."""
-    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
-    start = lines.index("Parameters") + 2 if "Parameters" in lines else len(lines)
-    descriptions: dict[str, str] = {}
-    names: list[str] = []
-    for line in lines[start:]:
-        if line and not line.startswith(" "):
-            names = [name.strip() for name in line.split(" : ")[0].split(",")]
-        elif line.strip():
-            for name in names:
-                descriptions[name] = f"{descriptions.get(name, '')} {line.strip().replace('``', '')}".strip()
-    return descriptions

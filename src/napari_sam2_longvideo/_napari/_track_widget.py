@@ -23,11 +23,11 @@ from ..errors import UserInputError
 from ..io.export import write_tracks_csv
 from ..io.run_folder import STORE_DIR, TRACKS_FILE
 from ..io.store import LabelStore
+from ..progress import RunProgress
 from ._labels_layer import ResultsLayer
 from ._layout import collapsible, heading, hint, row, scrolling
 from ._prompts_layer import prompts_from_layer
 from ._prompts_panel import PEN_HELP, PromptsPanel
-from ._run_progress import RunProgress
 from ._settings_form import SECTION_TITLES, SettingsForm
 from ._worker import DownloadRelay, TrackingFailed, tracking_events
 

@@ -1,4 +1,12 @@
-"""What a run reports as it goes: the events the engine yields and the callers show."""
+"""What a run reports as it goes: the events the engine yields and the callers show.
+
+`engine.tracker.track` yields, in order: one `RunStarted`; per chunk not already on disk, a
+`FrameTracked` for each of its frames and a `ChunkDone` once the chunk is saved, with `DetectorTraining`
+per epoch between two chunks when a detector is trained; and one `RunFinished`. `run.run_tracking`
+adds `ResultsWritten` last. A caller may stop consuming at any event; what is on disk stays, and a
+stop right after a `ChunkDone` loses no tracked frame. `progress.RunProgress` turns these into what
+the command line and the widget show.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +17,38 @@ from ..core.chunks import Chunk
 
 
 @dataclass(frozen=True)
-class DetectorTraining:
-    """Progress of training: ``epoch`` of ``epochs`` finished."""
-
-    epoch: int
-    epochs: int
-
-
-@dataclass(frozen=True)
 class RunStarted:
+    """The run is planned and its store open; tracking of the first chunk not on disk comes next.
+
+    Parameters
+    ----------
+    total_frames : int
+        Frames the run covers (after ``max_frames``).
+    num_chunks : int
+        Chunks in the plan, including those already done.
+    frames_done : int
+        Frames in chunks finished by an earlier run, resumed rather than tracked again (0 on a new run).
+    """
+
     total_frames: int
     num_chunks: int
-    frames_done: int  # already finished by an earlier run
+    frames_done: int
 
 
 @dataclass(frozen=True)
 class FrameTracked:
+    """One more frame is tracked and handed to the store (on disk only when its chunk is done).
+
+    Parameters
+    ----------
+    frame : int
+        Index of the frame in the video.
+    frames_done : int
+        Frames tracked so far, including resumed chunks.
+    total_frames : int
+        Frames the run covers.
+    """
+
     frame: int
     frames_done: int
     total_frames: int
@@ -32,27 +56,91 @@ class FrameTracked:
 
 @dataclass(frozen=True)
 class ChunkDone:
+    """A chunk's labels and records are saved: a stop after this keeps everything tracked so far.
+
+    Parameters
+    ----------
+    chunk : Chunk
+        The chunk that finished.
+    num_chunks : int
+        Chunks in the plan.
+    frames_done : int
+        Frames in finished chunks, on disk.
+    total_frames : int
+        Frames the run covers.
+    seconds : float
+        Time the chunk took, from its start (and the detector training before it, if any) to its
+        last write.
+    lost_animals : tuple of int
+        Animals with no mask on the chunk's last frame (they start the next chunk lost).
+    undetected : dict of int to list of int
+        For an animal that was lost, the frames where the detector looked and found no box for it.
+    """
+
     chunk: Chunk
     num_chunks: int
     frames_done: int
     total_frames: int
     seconds: float
-    lost_animals: tuple[int, ...]  # animals with no mask on the chunk's last frame
-    undetected: dict[int, list[int]]  # lost animal -> frames where the detector found no box for it
+    lost_animals: tuple[int, ...]
+    undetected: dict[int, list[int]]
+
+
+@dataclass(frozen=True)
+class DetectorTraining:
+    """An epoch of training the run's own detector finished (``train_detector``).
+
+    Yielded between the chunk that completes the training frames and the next chunk, once per epoch;
+    no frame is tracked meanwhile.
+
+    Parameters
+    ----------
+    epoch : int
+        Epochs finished, from 1.
+    epochs : int
+        Epochs planned (training may stop earlier when it no longer improves).
+    """
+
+    epoch: int
+    epochs: int
 
 
 @dataclass(frozen=True)
 class RunFinished:
+    """The tracker went through the last chunk; every frame of the run is on disk.
+
+    Parameters
+    ----------
+    total_frames : int
+        Frames the run covers.
+    tracked_frames : int
+        Frames tracked by this call, not counting resumed chunks.
+    seconds : float
+        Time since `RunStarted`.
+    """
+
     total_frames: int
-    tracked_frames: int  # by this call, not counting resumed chunks
+    tracked_frames: int
     seconds: float
 
 
 @dataclass(frozen=True)
 class ResultsWritten:
+    """The run's files are written (by `run.run_tracking`, after `RunFinished`): the last event.
+
+    Parameters
+    ----------
+    labels : Path
+        ``labels.tif``.
+    tracks : Path
+        ``tracks.csv``.
+    metadata : Path
+        ``run.json``.
+    """
+
     labels: Path
     tracks: Path
     metadata: Path
 
 
-Event = RunStarted | FrameTracked | ChunkDone | RunFinished
+Event = RunStarted | FrameTracked | ChunkDone | DetectorTraining | RunFinished | ResultsWritten

@@ -156,11 +156,13 @@ def _differences(earlier: dict, video: dict, prompts: str, settings: TrackSettin
         )
     if earlier.get("prompts", {}).get("sha256") != prompts:
         found.append("different prompts")
-    before = TrackSettings.from_dict(earlier.get("settings", {})).result_defining()
-    now = settings.result_defining()
-    for values in (before, now):  # compared above, as frames tracked: a longer run extends a shorter one
-        values.pop("max_frames", None)
-    changed = [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in now if before.get(k) != now[k]]
+    was = TrackSettings.from_dict(earlier.get("settings", {}))
+    # A setting counts when either run reads it: --model on two contrast runs changes nothing, but a
+    # detector added (or dropped) since shows as the detector setting that differs.
+    defining = was.result_defining().keys() | settings.result_defining().keys()
+    defining -= {"max_frames"}  # compared above, as frames tracked: a longer run extends a shorter one
+    before, now = was.to_dict(), settings.to_dict()
+    changed = [f"{k} {before[k]!r} -> {now[k]!r}" for k in now if k in defining and before[k] != now[k]]
     if changed:
         found.append("other settings (" + ", ".join(changed) + ")")
     return found

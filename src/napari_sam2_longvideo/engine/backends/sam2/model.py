@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -11,6 +12,12 @@ from ....errors import UserInputError
 from ....settings import TrackSettings
 from ...devices import pick_device
 from .checkpoints import ModelSpec, model_spec, resolve_checkpoint, sha256_of
+
+# sam2 warns, on the first frame of every run, that its optional CUDA kernel (sam2._C, which fills
+# small holes in masks) is missing, and goes on without it: pip-installed sam2 never has it, the results
+# are SAM2's own without it (tests compare them), and the warning would land in every progress bar.
+# Only that message is silenced; sam2's other warnings still show.
+warnings.filterwarnings("ignore", message=r"(?s).*\b_C\b.*Skipping the post-processing step", category=UserWarning)
 
 
 def build_predictor(settings: TrackSettings, progress=None):
