@@ -1,5 +1,5 @@
 """One run into a folder: its lock is held from the start to however the run ends, in this very process
-as the napari widget runs it (the command line's cases are in test_cli.py)."""
+as the napari widget runs it (the command line's cases are in tests/cli/test_track.py)."""
 
 import json
 import os

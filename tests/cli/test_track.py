@@ -18,7 +18,7 @@ import pytest
 import tifffile
 import zarr
 
-from napari_sam2_longvideo import cli as cli_module
+from napari_sam2_longvideo.cli import track as cli_track
 from napari_sam2_longvideo.cli import main
 from napari_sam2_longvideo.io.run_folder import LOCK_FILES, OUR_FILES, OUR_FOLDERS, RunFolder
 from napari_sam2_longvideo.io.run_lock import LOCK_FILE
@@ -140,7 +140,7 @@ def test_other_settings_in_an_existing_folder_are_refused_unless_overwriting(tmp
     assert json.loads((out / "run.json").read_text())["chunks"] == 3
 
 
-class StopRequestedAtOnce(cli_module.StopAfterChunk):
+class StopRequestedAtOnce(cli_track.StopAfterChunk):
     """Ctrl-C pressed before the first chunk ends, without the race of a real signal."""
 
     def __enter__(self):
@@ -156,7 +156,7 @@ def test_a_stopped_contrast_run_resumes_whatever_sam2_settings_are_given(tmp_pat
     assert main([*base, "--out", str(whole)]) == 0
 
     with monkeypatch.context() as patch:
-        patch.setattr(cli_module, "StopAfterChunk", StopRequestedAtOnce)
+        patch.setattr(cli_track, "StopAfterChunk", StopRequestedAtOnce)
         assert main([*base, "--out", str(parted)]) == 130
     assert "Stopped after chunk 1 of 4: 6 of 24 frames are saved" in capsys.readouterr().err
     assert json.loads((parted / "run.json").read_text())["status"] == "stopped"
