@@ -58,7 +58,7 @@ def track_video(job: VideoJob, topic: str | None = None) -> dict:
     from .run import run_tracking
 
     started = time.perf_counter()
-    row = {"name": job.name, "video": job.video, "status": "failed"}
+    row = {"name": job.name, "video": job.video, "status": "failed", "worker": _worker_address()}
     report = _reporter(topic, job.index)
     try:
         if job.prompts is None:
@@ -79,6 +79,16 @@ def track_video(job: VideoJob, topic: str | None = None) -> dict:
         row["error"] = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row
+
+
+def _worker_address() -> str | None:
+    """The address of the Dask worker running this task (None when not on one)."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except ValueError:
+        return None
 
 
 def _reporter(topic, index):
@@ -273,8 +283,9 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
     Returns
     -------
     list of dict
-        One row per video: name, video, status (``finished`` or ``failed``), frames, seconds, lost,
-        merged, jumped, error.
+        One row per video: name, video, status (``finished``, ``failed``, or ``stopped`` when the batch
+        was interrupted), frames, seconds, lost, merged, jumped, error; and worker, the address of the
+        Dask worker that ran it (not in ``batch.csv``).
     """
     settings = (settings or TrackSettings()).validate()
     out = RunFolder.check_path(out)
