@@ -112,10 +112,9 @@ class DaskServers:
         return worker
 
     def _start(self, name: str, module_args: list[str]) -> subprocess.Popen:
-        log = open(self.folder / f"{name}.log", "w")
-        process = subprocess.Popen([sys.executable, "-m", *module_args], stdout=log, stderr=subprocess.STDOUT,
-                                   env=self.env)
-        log.close()
+        with open(self.folder / f"{name}.log", "w") as log:  # the process has its own copy of the file
+            process = subprocess.Popen([sys.executable, "-m", *module_args], stdout=log, stderr=subprocess.STDOUT,
+                                       env=self.env)
         self.processes.append(process)
         return process
 

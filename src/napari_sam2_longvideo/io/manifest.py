@@ -80,7 +80,8 @@ def read_manifest(path) -> list[ManifestRow]:
         )
     columns = {column: _setting_name(column, path) for column in header if column not in REQUIRED + OPTIONAL}
     rows = []
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num  # the file's line (blank lines are skipped, and count)
         cells = {(key or "").strip(): (value or "").strip() for key, value in raw.items()}
         if not any(cells.values()):
             continue  # a blank line
