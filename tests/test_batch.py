@@ -1,11 +1,15 @@
 """`run_batch`: many videos on Dask, each equal to its single run; on a running scheduler and locally."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 from distributed import Client
 
 from napari_sam2_longvideo.batch import NO_PROMPTS, run_batch, slurm_cluster
+from napari_sam2_longvideo.batch.clusters import worker_config_lines
 from napari_sam2_longvideo.settings import TrackSettings
 from tests.batch_setup import (
     DaskServers,
@@ -98,6 +102,18 @@ def test_slurm_job_script_holds_the_options_and_workers_that_may_start_processes
     finally:
         cluster.close()
     for line in ("#SBATCH -p gpu", "#SBATCH --cpus-per-task=8", "#SBATCH --mem=30G", "#SBATCH -t 02:00:00",
-                 "#SBATCH --gres=gpu:2", "export DASK_DISTRIBUTED__WORKER__DAEMON=False"):
+                 "#SBATCH --gres=gpu:2", *worker_config_lines()):
         assert line in script.splitlines(), script
     assert "--nworkers 2" in script and "--nthreads 1" in script  # one worker, one video at a time, per GPU
+
+
+def test_the_job_scripts_config_lines_give_workers_that_are_no_daemons_and_keep_mallocs_defaults(tmp_path):
+    """What a nanny started after those lines would set before starting its worker, and its daemon flag."""
+    ask = ("import dask; from distributed.nanny import _get_env_variables; "
+           "print(dask.config.get('distributed.worker.daemon'), "
+           "sorted(_get_env_variables('distributed.nanny.pre-spawn-environ')))")
+    script = "\n".join([*worker_config_lines(), f'"{sys.executable}" -c "{ask}"'])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "[]"], done.stdout

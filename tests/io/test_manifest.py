@@ -30,6 +30,7 @@ def test_paths_are_relative_to_the_manifest_and_cells_take_their_settings_types(
     ("video,prompts,speed\na.mp4,a.csv,3\n", "has the column 'speed'"),
     ("video,prompts,chunk_size\na.mp4,a.csv,ten\n", "line 2, column chunk_size: 'ten' is not a value of chunk_size"),
     ("video,prompts,train_detector\na.mp4,a.csv,maybe\n", "'maybe' is not a value of train_detector"),
+    ("video,prompts,name\na.mp4,a.csv,../elsewhere\n", "line 2: the name '../elsewhere' is not a folder name"),
 ])
 def test_a_manifest_mistake_is_named(tmp_path, text, message):
     manifest = tmp_path / "manifest.csv"

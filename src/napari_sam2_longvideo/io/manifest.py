@@ -92,10 +92,16 @@ def read_manifest(path) -> list[ManifestRow]:
             field: _parse(cells[column], field, f"Manifest {path}, line {line}, column {column}")
             for column, field in columns.items() if cells.get(column)
         }
+        name = cells.get("name") or video.stem
+        if Path(name).name != name or name in (".", ".."):
+            raise UserInputError(
+                f"Manifest {path}, line {line}: the name {name!r} is not a folder name (it names the run's "
+                "folder inside --out); give one without / or \\."
+            )
         rows.append(ManifestRow(
             video=str(video.absolute()),
             prompts=str((path.parent / Path(cells["prompts"]).expanduser()).absolute()) if cells["prompts"] else None,
-            name=cells.get("name") or video.stem,
+            name=name,
             settings=settings,
             line=line,
         ))
