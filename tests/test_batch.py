@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from distributed import Client
 
@@ -117,3 +118,16 @@ def test_the_job_scripts_config_lines_give_workers_that_are_no_daemons_and_keep_
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "[]"], done.stdout
+
+
+def test_the_worker_config_in_the_docs_is_the_one_the_clusters_use():
+    import re
+    import textwrap
+
+    import yaml
+
+    from napari_sam2_longvideo.batch.clusters import WORKER_CONFIG
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "batch.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL)
+    assert yaml.safe_load(textwrap.dedent(block)) == WORKER_CONFIG
