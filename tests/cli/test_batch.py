@@ -113,3 +113,12 @@ def test_help_lists_where_the_videos_run_and_the_track_options():
     for option in ("--workers", "--scheduler", "--slurm", "--slurm-queue", "--slurm-gpus", "--slurm-memory",
                    "--slurm-walltime", "--slurm-jobs", "--chunk-size", "--backend"):
         assert option in done.stdout
+
+
+def test_a_scheduler_that_does_not_answer_is_named(tmp_path, capsys):
+    pairs = write_clips(tmp_path / "clips", 1)
+    manifest = write_manifest(tmp_path / "manifest.csv", pairs)
+    address = "tcp://127.0.0.1:9"  # the discard port: nothing listens there
+    assert main(["batch", str(manifest), "--out", str(tmp_path / "runs"), "--scheduler", address, *CONTRAST]) == 2
+    error = capsys.readouterr().err
+    assert f"Cannot reach the Dask scheduler at {address}" in error and "dask scheduler" in error

@@ -43,7 +43,7 @@ def open_client(settings: TrackSettings, *, workers=None, scheduler=None, cluste
 
     if cluster is not None or scheduler is not None:
         try:
-            client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+            client = Client(cluster if cluster is not None else scheduler, timeout="10s")
         except OSError as error:
             raise UserInputError(
                 f"Cannot reach the Dask scheduler at {scheduler}: {error}. Start it (`dask scheduler`) or "
