@@ -59,7 +59,7 @@ def test_export_writes_the_formats_asked_into_out(contrast_run, tmp_path):
 
 
 def test_export_all_goes_to_run_exports_by_default(contrast_run):
-    code, stdout, stderr = cli("export", contrast_run, "--to", "all", "--fps", "25")
+    code, _, stderr = cli("export", contrast_run, "--to", "all", "--fps", "25")
     assert code == 0, stderr
     written = sorted(p.name for p in (contrast_run / "exports").iterdir())
     assert written == ["frames.analysis.h5", "frames.nwb", "framesDLC_sam2longvideo.csv", "frames_bboxes.nc",

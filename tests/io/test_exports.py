@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from napari_sam2_longvideo.errors import UserInputError
-from napari_sam2_longvideo.io.exports import FORMATS, export_run, read_nwb_metadata, read_run
+from napari_sam2_longvideo.io.exports import export_run, read_nwb_metadata, read_run
 from napari_sam2_longvideo.io.prompts import Prompts
 from napari_sam2_longvideo.run import run_tracking
 from napari_sam2_longvideo.settings import TrackSettings
@@ -147,6 +147,11 @@ def test_nwb_reads_in_pynwb_with_one_pose_estimation_per_animal(runs, exported, 
             assert estimation.skeleton.nodes[:].tolist() == ["centroid"]
         if kind == "lossy":
             assert np.isnan(behavior["animal2"].pose_estimation_series["centroid"].data[LOST[0] : LOST[1]]).all()
+    from movement.io import load_dataset  # movement reads it too, one animal (PoseEstimation) at a time
+
+    ds = load_dataset(find(exported[kind], ".nwb"), source_software="NWB", pose_estimation_key="animal2")
+    np.testing.assert_array_equal(ds.position.values[:, :, 0, 0], centroids(runs[kind], 2)[0])
+    np.testing.assert_allclose(ds.time.values, np.arange(24) / FPS)
 
 
 def test_nwb_takes_session_and_subject_from_the_metadata_yaml(runs, tmp_path):
