@@ -73,12 +73,18 @@ def _deflate(frame: np.ndarray, dtype: np.dtype) -> bytes:
     return zlib.compress(np.ascontiguousarray(frame, dtype).data, COMPRESSION_LEVEL)
 
 
-def write_tracks_csv(records: np.ndarray, path: str | Path) -> Path:
-    """One row per frame and animal, columns as in ``TRACK_DTYPE``; flags as 0/1, missing centroids empty."""
+def write_tracks_csv(records: np.ndarray, path: str | Path, times_s: np.ndarray | None = None) -> Path:
+    """One row per frame and animal, columns as in ``TRACK_DTYPE``; flags as 0/1, missing centroids empty.
+
+    A last column ``time_s`` holds each row's frame time, ``times_s[frame]`` (seconds after frame 0, to
+    the microsecond); it is empty where the input has no frame rate (``times_s`` None). It comes last so
+    that the columns before it are where they always were.
+    """
     path = Path(path)
-    names = records.dtype.names
+    names = (*records.dtype.names, "time_s")
     # column by column: taking rows of a structured array apart field by field costs more than the writing
-    columns = [_cells(records[name]) for name in names]
+    columns = [_cells(records[name]) for name in records.dtype.names]
+    columns.append(_seconds(records["frame"], times_s))
 
     def write(handle):
         text = _TextSink(handle)
@@ -97,6 +103,12 @@ def _cells(column: np.ndarray) -> list:
     if np.issubdtype(column.dtype, np.floating):
         return ["" if value != value else f"{value:.6g}" for value in column.tolist()]
     return column.tolist()
+
+
+def _seconds(frames: np.ndarray, times_s: np.ndarray | None) -> list:
+    if times_s is None:
+        return [""] * len(frames)
+    return [f"{value:.6f}" for value in np.asarray(times_s, np.float64)[frames].tolist()]
 
 
 class _TextSink:
