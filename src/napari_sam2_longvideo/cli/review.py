@@ -16,7 +16,7 @@ def add_commands(commands) -> None:
         description="List the doubtful episodes of the run in RUN (lost, merged, jumped, low score, re-anchored), "
         "worst first, and write them all to RUN/review.csv.",
     )
-    review.add_argument("run", help="the --out folder of a track run")
+    review.add_argument("folder", metavar="RUN", help="the --out folder of a track run")
     review.add_argument("--low-score", type=float, default=LOW_SCORE, help="scores below this are doubtful")
     review.add_argument("--all", action="store_true", help=f"print every episode, not the first {SHOWN_EPISODES}")
     review.set_defaults(run=review_command)
@@ -26,7 +26,7 @@ def add_commands(commands) -> None:
         description="Exchange the labels and tracks rows of animals A and B on frames --from to --to (default: "
         "to the end), then write labels.tif and tracks.csv again. Undo with 'undo RUN'.",
     )
-    swap.add_argument("run", help="the --out folder of a finished track run")
+    swap.add_argument("folder", metavar="RUN", help="the --out folder of a finished track run")
     swap.add_argument("a", type=int, help="one animal id")
     swap.add_argument("b", type=int, help="the other animal id")
     swap.add_argument("--from", dest="start", type=int, required=True, metavar="T", help="first frame swapped")
@@ -40,7 +40,7 @@ def add_commands(commands) -> None:
         "(--rejoin-iou on --rejoin-frames consecutive frames) and keep the old frames after that. Undo with "
         "'undo RUN'.",
     )
-    correct.add_argument("run", help="the --out folder of a finished track run")
+    correct.add_argument("folder", metavar="RUN", help="the --out folder of a finished track run")
     correct.add_argument("--prompts", required=True, help="CSV frame,y,x,animal,positive, all on one frame")
     correct.add_argument("--to-end", action="store_true", help="re-track to the end of the video")
     correct.add_argument("--rejoin-iou", type=float, default=REJOIN_IOU,
@@ -55,16 +55,16 @@ def add_commands(commands) -> None:
         "undo", help="undo the last correction", description="Undo the last swap or correct in RUN; again for "
         "the one before.",
     )
-    undo.add_argument("run", help="the run folder")
+    undo.add_argument("folder", metavar="RUN", help="the run folder")
     undo.set_defaults(run=undo_command)
 
 
 def review_command(args) -> int:
     from ..corrections import review_run
 
-    episodes = review_run(args.run, low_score=args.low_score)
+    episodes = review_run(args.folder, low_score=args.low_score)
     if not episodes:
-        print(f"No doubtful frames in {args.run}. Wrote {args.run}/review.csv")
+        print(f"No doubtful frames in {args.folder}. Wrote {args.folder}/review.csv")
         return 0
     shown = episodes if args.all else episodes[:SHOWN_EPISODES]
     print(f"{'rank':>4}  {'start':>6}  {'stop':>6}  {'animals':<8}  {'reason':<10}  {'score':>7}")
@@ -72,16 +72,16 @@ def review_command(args) -> int:
         animals = " ".join(map(str, e.animals))
         print(f"{rank:>4}  {e.start:>6}  {e.stop:>6}  {animals:<8}  {e.reason:<10}  {e.score:>7.2f}")
     more = f" ({len(episodes) - len(shown)} more there)" if len(shown) < len(episodes) else ""
-    print(f"{len(episodes)} episodes. Wrote {args.run}/review.csv{more}")
+    print(f"{len(episodes)} episodes. Wrote {args.folder}/review.csv{more}")
     return 0
 
 
 def swap_command(args) -> int:
     from ..corrections import swap_animals
 
-    entry = swap_animals(args.run, args.a, args.b, args.start, args.stop)
-    print(f"Swapped animals {args.a} and {args.b} on frames {entry['frame']} to {entry['to']} in {args.run} "
-          f"({entry['seconds']:.2f} s); labels.tif and tracks.csv rewritten. 'undo {args.run}' takes it back.")
+    entry = swap_animals(args.folder, args.a, args.b, args.start, args.stop)
+    print(f"Swapped animals {args.a} and {args.b} on frames {entry['frame']} to {entry['to']} in {args.folder} "
+          f"({entry['seconds']:.2f} s); labels.tif and tracks.csv rewritten. 'undo {args.folder}' takes it back.")
     return 0
 
 
@@ -93,7 +93,7 @@ def correct_command(args) -> int:
     from ..io.prompts import Prompts
 
     rejoin = RejoinSettings(args.rejoin_iou, args.rejoin_frames, args.to_end)
-    events = correct_run(args.run, Prompts.from_csv(args.prompts), rejoin, source=args.video)
+    events = correct_run(args.folder, Prompts.from_csv(args.prompts), rejoin, source=args.video)
     with tqdm(desc="re-tracking", unit="frame", disable=args.quiet, file=sys.stderr) as bar:
         for event in events:
             if isinstance(event, CorrectionWritten):
@@ -102,7 +102,7 @@ def correct_command(args) -> int:
                 bar.update(1)
     how = "rejoined the old result" if entry["rejoined"] else "reached the end"
     print(f"Re-tracked frames {entry['frame']} to {entry['stop'] - 1} ({entry['frames_retracked']} frames, "
-          f"{entry['seconds']:.2f} s) and {how}; labels.tif and tracks.csv rewritten. 'undo {args.run}' takes "
+          f"{entry['seconds']:.2f} s) and {how}; labels.tif and tracks.csv rewritten. 'undo {args.folder}' takes "
           "it back.")
     return 0
 
@@ -110,8 +110,8 @@ def correct_command(args) -> int:
 def undo_command(args) -> int:
     from ..corrections import corrections_of, undo_last
 
-    entry = undo_last(args.run)
-    left = len(corrections_of(args.run))
+    entry = undo_last(args.folder)
+    left = len(corrections_of(args.folder))
     print(f"Undid the {entry['kind']} from frame {entry['frame']} (animals "
-          f"{' '.join(map(str, entry['animals']))}); {left} correction(s) left in {args.run}.")
+          f"{' '.join(map(str, entry['animals']))}); {left} correction(s) left in {args.folder}.")
     return 0
