@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 from ..engine.corrections import REJOIN_FRAMES, REJOIN_IOU
@@ -94,8 +95,9 @@ def correct_command(args) -> int:
 
     rejoin = RejoinSettings(args.rejoin_iou, args.rejoin_frames, args.to_end)
     events = correct_run(args.folder, Prompts.from_csv(args.prompts), rejoin, source=args.video)
+    first = next(events)  # the checks run before the first frame: a mistake shows no bar
     with tqdm(desc="re-tracking", unit="frame", disable=args.quiet, file=sys.stderr) as bar:
-        for event in events:
+        for event in itertools.chain([first], events):
             if isinstance(event, CorrectionWritten):
                 entry = event.entry
             else:
