@@ -251,3 +251,23 @@ def test_another_video_is_refused(run, clip):
     other = crossing_ellipses(num_frames=120, height=48, width=64, seed=1)
     with pytest.raises(UserInputError, match="is not the video the run"):
         list(correct_run(run, Prompts([click(clip, 57, 1)]), backend=SwappingBackend(clip), source=other.frames))
+
+
+@pytest.mark.slow
+def test_sam2_corrects_mid_video_from_given_masks_and_a_click(tmp_path, clip):
+    """SAM2 (random weights): the session on the corrected frame takes the other animal's mask and the
+    click together; the frames before it and after the re-track are untouched; undo restores the bytes."""
+    settings = TrackSettings(backend="sam2", random_weights=True, image_size=256, device="cpu", chunk_size=8,
+                             max_frames=24)
+    out = tmp_path / "sam2"
+    frames = clip.frames[:24]
+    list(run_tracking(frames, Prompts(clip.center_prompts(0)), settings, out))
+    before, old = snapshot(out), labels(out)
+    events = list(correct_run(out, Prompts([click(clip, 10, 1)], "fix"), RejoinSettings(rejoin_frames=3),
+                              source=frames))
+    entry = events[-1].entry
+    assert entry["frame"] == 10 and 1 <= entry["frames_retracked"] <= 14
+    new = labels(out)
+    assert np.array_equal(new[:10], old[:10]) and np.array_equal(new[entry["stop"]:], old[entry["stop"]:])
+    undo_last(out)
+    assert snapshot(out) == before
