@@ -176,7 +176,7 @@ def undo_last(out) -> dict:
             raise UserInputError(f"{folder.path} has no correction to undo (its corrections.jsonl is empty or absent).")
         restore(folder.path, store, entry)
         history.pop()
-        _write_exports(folder, store)
+        _write_exports(folder, store, (entry["start"], entry["stop"]))
         left = len(history.entries())
         folder.write_metadata(dict(metadata, corrected=left > 0, corrections=left))
         return entry
@@ -253,14 +253,15 @@ def _replace_records(store: LabelStore, backup, records: np.ndarray, start: int,
         store.replace_records(chunk.index, records[ours])
 
 
-def _write_exports(folder: RunFolder, store: LabelStore) -> None:
-    write_labels_tiff(store, folder.labels_path)
+def _write_exports(folder: RunFolder, store: LabelStore, changed: tuple[int, int]) -> None:
+    """``labels.tif`` (only frames ``changed`` compressed anew; the other pages copied) and ``tracks.csv``."""
+    write_labels_tiff(store, folder.labels_path, changed=changed)
     write_tracks_csv(store.records(), folder.tracks_path)
 
 
 def _finish(folder: RunFolder, metadata: dict, store: LabelStore, history, entry: dict, began: float) -> dict:
     """Exports, then the log, then ``run.json``: a correction is in effect once it is logged."""
-    _write_exports(folder, store)
+    _write_exports(folder, store, (entry["start"], entry["stop"]))
     entry = dict(entry, seconds=round(time.perf_counter() - began, 3))
     history.append(entry)
     count = len(history.entries())
