@@ -173,3 +173,15 @@ def test_real_clip_a_click_where_animal_1_already_is_at_900_rejoins_soon(real_ru
     new = tifffile.imread(real_run / "labels.tif")
     assert np.array_equal(new[:900], old[:900]) and np.array_equal(new[entry["stop"]:], old[entry["stop"]:])
     assert main(["undo", str(real_run)]) == 0
+
+
+def test_overwrite_clears_the_review_and_the_correction_history(run, tracked, tmp_path):
+    assert main(["review", str(run)]) == 0
+    assert main(["swap", str(run), "1", "2", "--from", "30"]) == 0
+    assert (run / "corrections.jsonl").exists() and (run / "corrections").is_dir()
+    frames = tracked[0].parent / "frames"
+    prompts = write_prompts(tmp_path / "clicks.csv", tracked[1].center_prompts(0))
+    assert main(["track", str(frames), "--prompts", str(prompts), "--out", str(run), "--chunk-size", "20",
+                 "--overwrite", *CONTRAST]) == 0
+    assert not {"review.csv", "corrections.jsonl", "corrections"} & {p.name for p in run.iterdir()}
+    assert "corrected" not in json.loads((run / "run.json").read_text())
