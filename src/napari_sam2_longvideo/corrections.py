@@ -90,7 +90,7 @@ def swap_animals(out, a: int, b: int, start: int, stop: int | None = None) -> di
 
 
 def correct_run(
-    out, prompts: Prompts, rejoin: RejoinSettings = RejoinSettings(), *,
+    out, prompts: Prompts, rejoin: RejoinSettings | None = None, *,
     backend=None, source=None,
 ) -> Iterator[FrameTracked | CorrectionWritten]:
     """Re-track from the frame of ``prompts`` until the old result is rejoined (or to the end).
@@ -105,14 +105,15 @@ def correct_run(
         The run folder.
     prompts : Prompts
         Points, all on one frame, for animals of the run.
-    rejoin : RejoinSettings
-        When the re-track stops.
+    rejoin : RejoinSettings, optional
+        When the re-track stops (default: `RejoinSettings`'s defaults).
     backend : SegmentationBackend, optional
         Defaults to the run's own, made from its settings in ``run.json``.
     source : optional
         The video (any input `open_frames` takes) when it is no longer where ``run.json`` says.
     """
     began = time.perf_counter()
+    rejoin = rejoin or RejoinSettings()
     rejoin.validate()
     with RunLock(_run_folder(out).path):
         folder, metadata, store = _finished_run(out)
@@ -213,7 +214,7 @@ def _finished_run(out) -> tuple[RunFolder, dict, LabelStore]:
 def _check_animals(metadata: dict, animals, command: str) -> list[int]:
     """The run's animals; refuses ``animals`` that are not among them."""
     known = [int(a) for a in metadata["animals"]]
-    unknown = sorted(set(int(a) for a in animals) - set(known))
+    unknown = sorted({int(a) for a in animals} - set(known))
     if unknown:
         raise UserInputError(
             f"{command}: animal(s) {', '.join(map(str, unknown))} are not in this run, whose animals are "

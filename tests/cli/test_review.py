@@ -2,6 +2,8 @@
 contrast backend (a generated clip, and the real two-mice clip where it is present)."""
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -36,8 +38,6 @@ def tracked(tmp_path_factory):
 @pytest.fixture
 def run(tracked, tmp_path):
     """A copy of the finished run, to correct."""
-    import shutil
-
     out = tmp_path / "run"
     shutil.copytree(tracked[0], out)
     return out
@@ -108,6 +108,8 @@ def test_mistakes_exit_2_with_a_message_and_change_nothing(run, tracked, capsys)
         (["correct", str(run), "--prompts", str(write_prompts(run.parent / "c.csv", [(45, y, x, 7, True)]))],
          r"animal\(s\) 7 are not in this run"),
         (["correct", str(run), "--prompts", str(run.parent / "c.csv"), "--rejoin-frames", "0"], "--rejoin-frames"),
+        (["correct", str(run), "--prompts", str(write_prompts(run.parent / "d.csv", [(45, 2, 2, 1, True)]))],
+         "No animal stands out from the floor"),
         (["swap", str(run), "1", "5", "--from", "3"], r"animal\(s\) 5 are not in this run"),
         (["undo", str(run)], "no correction to undo"),
         (["review", str(run.parent / "nothing")], "holds no run"),
@@ -115,7 +117,7 @@ def test_mistakes_exit_2_with_a_message_and_change_nothing(run, tracked, capsys)
     for args, message in cases:
         assert main(args) == 2, args
         error = capsys.readouterr().err
-        assert error.startswith("error: ") and __import__("re").search(message, error), (args, error)
+        assert error.startswith("error: ") and re.search(message, error), (args, error)
     with RunLock(run):
         assert main(["swap", str(run), "1", "2", "--from", "3"]) == 2
         assert "in use by another run" in capsys.readouterr().err
@@ -123,8 +125,6 @@ def test_mistakes_exit_2_with_a_message_and_change_nothing(run, tracked, capsys)
 
 
 def test_an_unfinished_run_is_refused(tmp_path, tracked, capsys):
-    import shutil
-
     out = tmp_path / "run"
     shutil.copytree(tracked[0], out)
     metadata = json.loads((out / "run.json").read_text())

@@ -70,7 +70,7 @@ def retrack(
     chunks: list[Chunk],
     old_frame: Callable[[int], np.ndarray],
     animals: list[int],
-    settings: RejoinSettings = RejoinSettings(),
+    settings: RejoinSettings | None = None,
 ) -> Iterator[RetrackedFrame]:
     """Re-track from the frame of ``prompts`` until the old result agrees again (or to the end).
 
@@ -78,6 +78,7 @@ def retrack(
     gets its mask from the old labels there (``old_frame(t)`` gives the old labels of frame ``t``), so
     it keeps its identity (`starting_masks`). `tracker.track_from` does the tracking.
     """
+    settings = settings or RejoinSettings()
     start = int(prompts.frame.min())
     old = old_frame(start)
     dtype = old.dtype
@@ -101,8 +102,8 @@ def starting_masks(old: np.ndarray, prompts: Prompts, animals) -> dict[int, np.n
     """
     masks = {a: old == a for a in animals if a not in prompts.animals}
     for group in prompts.groups(int(prompts.frame.min()), int(prompts.frame.max()) + 1):
-        for (y, x) in group.points_yx[group.positive]:
-            under = int(old[int(round(y)), int(round(x))])
+        for y, x in group.points_yx[group.positive]:
+            under = int(old[round(y), round(x)])
             if under in masks and under != group.animal:
                 masks[under] = old == group.animal
     return masks

@@ -14,6 +14,7 @@ and drops the entry and its folder, so undoing again undoes the correction befor
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -114,11 +115,11 @@ def restore(folder: Path, store: LabelStore, entry: dict) -> None:
         store.labels[first:last] = frames[first - start : last - start]
     for index in entry["chunks"]:
         kept = (path / store.records_path(index).name).read_bytes()
-        write_atomically(store.records_path(index), lambda handle: handle.write(kept))
+        write_atomically(store.records_path(index), lambda handle, kept=kept: handle.write(kept))
     shutil.rmtree(path)
 
 
 def block_ranges(start: int, stop: int, block_length: int):
     """``(first, last)`` ranges covering ``start..stop - 1``, cut where the store's blocks begin."""
     edges = [start, *range((start // block_length + 1) * block_length, stop, block_length), stop]
-    return [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
