@@ -232,6 +232,10 @@ def _run_frames(folder: RunFolder, metadata: dict, source) -> FrameSource:
             raise UserInputError(
                 f"The run in {folder.path} tracked frames held in memory; give the video with --video."
             )
+        if not Path(source).exists():
+            raise UserInputError(
+                f"The video of the run in {folder.path}, {source}, is no longer there; give it with --video."
+            )
     frames = source if isinstance(source, FrameSource) else open_frames(source)
     if "first_frames" in recorded:
         frames = FirstFrames(frames, recorded["first_frames"])

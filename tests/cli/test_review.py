@@ -185,3 +185,19 @@ def test_overwrite_clears_the_review_and_the_correction_history(run, tracked, tm
                  "--overwrite", *CONTRAST]) == 0
     assert not {"review.csv", "corrections.jsonl", "corrections"} & {p.name for p in run.iterdir()}
     assert "corrected" not in json.loads((run / "run.json").read_text())
+
+
+def test_a_moved_video_is_given_with_video_and_another_one_is_refused(run, tracked, tmp_path, capsys):
+    moved = tmp_path / "moved"
+    shutil.copytree(tracked[0].parent / "frames", moved)
+    metadata = json.loads((run / "run.json").read_text())
+    metadata["video"]["path"] = str(tmp_path / "gone")
+    (run / "run.json").write_text(json.dumps(metadata))
+    y, x = tracked[1].centers[45, 0]
+    fix = write_prompts(tmp_path / "fix.csv", [(45, round(y), round(x), 1, True)])
+    assert main(["correct", str(run), "--prompts", str(fix), "--quiet"]) == 2
+    assert "is no longer there; give it with --video" in capsys.readouterr().err
+    other = write_frame_folder(crossing_ellipses(num_frames=50, height=72, width=96), tmp_path / "other")
+    assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(other)]) == 2
+    assert "is not the video the run" in capsys.readouterr().err
+    assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(moved)]) == 0
