@@ -18,8 +18,8 @@ import pytest
 import tifffile
 import zarr
 
-from napari_sam2_longvideo.cli import track as cli_track
 from napari_sam2_longvideo.cli import main
+from napari_sam2_longvideo.cli import track as cli_track
 from napari_sam2_longvideo.io.run_folder import LOCK_FILES, OUR_FILES, OUR_FOLDERS, RunFolder
 from napari_sam2_longvideo.io.run_lock import LOCK_FILE
 from napari_sam2_longvideo.io.store import LabelStore
