@@ -158,7 +158,7 @@ def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, pl
                 folder.write_metadata(metadata)
             yield event
         write_labels_tiff(store, folder.labels_path)
-        write_tracks_csv(store.records(), folder.tracks_path)
+        write_tracks_csv(store.records(), folder.tracks_path, frames.timestamps_s())
         finished = True
     except Exception as error:
         metadata["error"] = str(error)
