@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..core.records import TRACK_DTYPE
+from ..core.records import NO_TRACK, TRACK_DTYPE
 
 # Two animals whose own masks overlap by more than this fraction of the smaller one are "merged": the
 # pixels between them were decided by score alone and deserve a look. Touching animals overlap less.
@@ -157,6 +157,9 @@ def frame_records(
             animal in reanchored,
             detector_conf.get(animal, np.nan),
             False,
+            NO_TRACK["track_id"],
+            NO_TRACK["class_id"],
+            NO_TRACK["track_score"],
         )
     return records
 

@@ -73,12 +73,15 @@ def _deflate(frame: np.ndarray, dtype: np.dtype) -> bytes:
     return zlib.compress(np.ascontiguousarray(frame, dtype).data, COMPRESSION_LEVEL)
 
 
-def write_tracks_csv(records: np.ndarray, path: str | Path) -> Path:
-    """One row per frame and animal, columns as in ``TRACK_DTYPE``; flags as 0/1, missing centroids empty."""
+def write_tracks_csv(records: np.ndarray, path: str | Path, class_names: dict[int, str] | None = None) -> Path:
+    """One row per frame and animal, columns as in ``TRACK_DTYPE`` and last ``class_name`` (from
+    ``class_names``, empty where a class has no name); flags as 0/1, missing centroids empty."""
     path = Path(path)
-    names = records.dtype.names
+    names = records.dtype.names + ("class_name",)
     # column by column: taking rows of a structured array apart field by field costs more than the writing
-    columns = [_cells(records[name]) for name in names]
+    columns = [_cells(records[name]) for name in records.dtype.names]
+    class_names = class_names or {}
+    columns.append([class_names.get(c, "") for c in records["class_id"].tolist()])
 
     def write(handle):
         text = _TextSink(handle)

@@ -20,7 +20,7 @@ import numpy as np
 from ...core.chunks import Chunk
 from ...core.geometry import mask_box
 from .assignment import assign_detections
-from .detector import Detector
+from .detector import Detector, detect_frame
 
 
 @dataclass
@@ -37,6 +37,8 @@ class ChunkSeeds:
     detector_conf: dict[tuple[int, int], float] = field(default_factory=dict)  # (frame, animal) -> conf
     reanchored: set[tuple[int, int]] = field(default_factory=set)  # (frame, animal)
     undetected: dict[int, list[int]] = field(default_factory=dict)  # animal -> frames searched in vain
+    # frame -> animal -> `LinkedBox`: a box prompt on every frame of a detector-linked run (--link)
+    linked: dict[int, dict] = field(default_factory=dict)
 
 
 def seed_chunk(
@@ -58,7 +60,7 @@ def seed_chunk(
     # an animal moves at most about its own length between two frames of the clips we see
     max_distance = max_distance or 0.5 * float(np.hypot(frames.height, frames.width))
 
-    found = detector.detect(frames.read(chunk.start))
+    found = detect_frame(detector, frames, chunk.start)
     matches = assign_detections(last_boxes, last_centers, found.boxes, found.confidences, max_distance=max_distance)
     lost = []
     for animal, box in last_boxes.items():
@@ -90,7 +92,7 @@ def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_di
     for frame in range(chunk.start + 1, chunk.stop):
         if not searching:
             break
-        found = detector.detect(frames.read(frame))
+        found = detect_frame(detector, frames, frame)
         priors = {a: b for a, b in last_boxes.items() if a not in searching}
         priors.update({a: None for a in searching})
         matches = assign_detections(priors, last_centers, found.boxes, found.confidences, max_distance=max_distance)
