@@ -19,6 +19,7 @@ from .engine.backends.base import SegmentationBackend
 from .engine.detection.detector import class_names_of
 from .engine.detection.linking import TRACKER_OPTIONS, BoxLinker, LinkSchedule
 from .engine.detection.schedule import DetectorSchedule, load_detector
+from .engine.detection.seeding import first_frame_with
 from .engine.events import ChunkDone, ResultsWritten
 from .engine.tracker import track
 from .io.excerpt import FirstFrames
@@ -82,6 +83,7 @@ def run_tracking(
             links = _link_schedule(settings, frames, animals, backend)
         else:
             detectors = _detector_schedule(settings, lock.folder, frames, animals, backend)
+        start_boxes = _start_boxes(detectors, frames, animals) if not len(prompts) and links is None else None
         folder, resuming = RunFolder.prepare(
             out, video=frames.fingerprint(), prompts=fingerprint, settings=settings, overwrite=overwrite
         )
@@ -100,7 +102,7 @@ def run_tracking(
             try:
                 yield from _track_into(
                     folder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
-                    fingerprint,
+                    fingerprint, start_boxes,
                 )
             finally:
                 if owned:
@@ -180,7 +182,7 @@ def _link_schedule(settings: TrackSettings, frames, animals, backend) -> LinkSch
 
 def _track_into(
     folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
-    fingerprint,
+    fingerprint, start_boxes,
 ) -> Iterator:
     """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
     metadata = {
@@ -201,7 +203,10 @@ def _track_into(
     finished = False
     linker = links.linker if links is not None else None
     try:
-        for event in track(frames, prompts, backend, store, detectors, settings.reanchor_iou, animals, links):
+        if start_boxes is not None:
+            metadata["start_boxes"] = {"frame": start_boxes[0], "boxes": {str(a): b.tolist() for a, b in start_boxes[1].items()}}
+        events = track(frames, prompts, backend, store, detectors, settings.reanchor_iou, animals, links, start_boxes)
+        for event in events:
             if isinstance(event, ChunkDone):
                 metadata["chunks_done"] = len(store.done_chunks)
                 if linker is not None:
@@ -225,6 +230,17 @@ def _track_into(
         metadata["status"] = "finished" if finished else ("failed" if "error" in metadata else "stopped")
         metadata["chunks_done"] = len(store.done_chunks)
         folder.write_metadata(metadata)
+
+
+def _start_boxes(detectors, frames, animals):
+    """Where a run without clicks starts: the first frame on which the detector finds every animal."""
+    found = first_frame_with(detectors.detector, frames, animals)
+    if found is None:
+        raise UserInputError(
+            f"The detector never finds {len(animals)} animals on one frame of {frames.path} ({len(frames)} "
+            "frames), so nothing can start the tracking: lower --detector-conf, give --prompts, or use --link."
+        )
+    return found
 
 
 def _class_names(settings, linker, detectors) -> dict[int, str]:

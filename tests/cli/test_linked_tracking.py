@@ -150,3 +150,51 @@ def test_linked_run_resumes_to_the_same_result(tmp_path, clip_folder):
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "part" / "labels.tif"),
                                   tifffile.imread(tmp_path / "whole" / "labels.tif"))
     assert (tmp_path / "part" / "tracks.csv").read_bytes() == (tmp_path / "whole" / "tracks.csv").read_bytes()
+
+
+def test_animals_without_clicks_start_where_the_detector_finds_them_all(tmp_path, clip_folder):
+    """The SAM2-LongVideo mode without clicks: the first frame with N boxes prompts, then chunks as usual."""
+    import json
+
+    clip, video, boxes = clip_folder
+    rows = [r for r in csv.reader(open(boxes))][1:]
+    # the detector sees only one animal before frame 7: the run starts there
+    rows = [r for r in rows if int(r[0]) >= 7 or float(r[1]) < 60 or float(r[5]) < 0.65]
+    late = write_detections_csv(tmp_path / "late.csv", [(int(r[0]), *map(float, r[1:6]), int(r[6]), r[7]) for r in rows])
+    out = tmp_path / "out"
+    assert main(["track", str(video), "--detections", str(late), "--detector-conf", "0.65", "--animals", "2",
+                 "--backend", "contrast", "--chunk-size", "20", "--out", str(out), "--quiet"]) == 0
+    run = json.loads((out / "run.json").read_text())
+    start = run["start_boxes"]["frame"]
+    assert start >= 7 and run["animals"] == [1, 2]
+    labels = tifffile.imread(out / "labels.tif")
+    mapping = {1: 1, 2: 2}  # animals numbered left to right: ellipse 1 starts on the left
+    # the frames before the start are filled backward from it, as for a click on a later frame
+    apart = [f for f in range(len(clip.truth)) if abs(clip.centers[f, 0, 1] - clip.centers[f, 1, 1]) > 40]
+    assert apart[-1] > 40
+    for frame in apart:
+        assert min(ious(labels, clip.truth, frame, mapping)) >= 0.9, frame
+
+
+def test_without_clicks_a_detector_must_find_every_animal_once(tmp_path, clip_folder, capsys):
+    clip, video, boxes = clip_folder
+    code, err = run_cli(["track", str(video), "--detections", str(boxes), "--animals", "5", "--backend", "contrast",
+                         "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 2 and "never finds 5 animals on one frame" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_detections_reanchor_a_click_prompted_run(tmp_path, clip_folder):
+    from napari_sam2_longvideo.io.prompts import Prompts
+
+    clip, video, boxes = clip_folder
+    prompts = tmp_path / "prompts.csv"
+    Prompts(clip.center_prompts()).to_csv(prompts)
+    out = tmp_path / "out"
+    assert main(["track", str(video), "--prompts", str(prompts), "--detections", str(boxes), "--detector-conf", "0.65",
+                 "--backend", "contrast", "--chunk-size", "20", "--out", str(out), "--quiet"]) == 0
+    with open(out / "tracks.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    starts = [r for r in rows if r["frame"] in ("20", "40")]
+    assert sum(r["detector_conf"] != "" for r in starts) >= 3  # boxes assigned at the chunk starts
+    assert {r["frame"] for r in rows if r["detector_conf"] != ""} <= {"20", "40"}

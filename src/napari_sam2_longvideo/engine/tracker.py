@@ -41,6 +41,7 @@ def track(
     reanchor_iou: float = 0.5,
     animals=None,
     links=None,
+    start_boxes: tuple[int, dict] | None = None,
 ) -> Iterator[Event]:
     """Track the prompted animals through ``frames`` into ``store``, skipping chunks it already has.
 
@@ -50,6 +51,8 @@ def track(
     chunk with (or None); see `seeding`. ``animals`` are the labels to keep (the prompted ones by
     default). ``links``, for a detector-linked run, has a method ``for_chunk(chunk)`` giving every
     frame's linked boxes (`linking.LinkSchedule`): each prompts its animal on its frame.
+    ``start_boxes``, ``(frame, {animal: box})``, prompt a run without clicks: the frames before are
+    blank, and the detector re-anchors from the chunk after.
     """
     animals = list(animals) if animals is not None else prompts.animals
     total = len(frames)
@@ -69,6 +72,8 @@ def track(
             if not store.is_done(chunk.index - 1):
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
+            if start_boxes is not None and chunk.start <= start_boxes[0]:
+                detector = None  # no animal is known before its first boxes: none is lost
             previous = store.chunks[chunk.index - 1]
             if written is not None and written[0] == previous.index:
                 (carried_frame, carry), before = written[1:]
@@ -81,6 +86,9 @@ def track(
             seeds.mask_frame = carried_frame
         if links is not None:
             seeds.linked = links.for_chunk(chunk).boxes
+        if start_boxes is not None and chunk.start <= start_boxes[0] < chunk.stop:
+            seeds.boxes.update({a: (start_boxes[0], box) for a, box in start_boxes[1].items()})
+            seeds.reanchored.update((start_boxes[0], a) for a in start_boxes[1])
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
         records = []
         with store.chunk_writer(chunk) as writer:

@@ -106,3 +106,20 @@ def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_di
             seeds.detector_conf[(frame, animal)] = match.confidence
             searching.remove(animal)
     seeds.undetected = {a: f for a, f in seeds.undetected.items() if f}
+
+
+def first_frame_with(detector: Detector, frames, animals) -> tuple[int, dict[int, np.ndarray]] | None:
+    """The first frame where ``detector`` finds as many animals as ``animals`` holds, and a box for each
+    (the most confident ones, numbered left to right, then top to bottom); None when no frame has them.
+
+    This prompts a run that has no clicks (``--animals N`` with a detector): the video's first frame
+    often shows fewer animals than there are (one still in its shelter, two touching).
+    """
+    animals = list(animals)
+    for frame in range(len(frames)):
+        found = detect_frame(detector, frames, frame)
+        if len(found) >= len(animals):
+            best = np.argsort(-np.asarray(found.confidences), kind="stable")[: len(animals)]
+            boxes = sorted((found.boxes[i] for i in best), key=lambda b: (b[0], b[1]))
+            return frame, dict(zip(animals, boxes))
+    return None
