@@ -19,6 +19,7 @@ SAM_VERSIONS = ("2.1", "2.0")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 BACKENDS = ("sam2", "contrast")
 LINKERS = ("none", "bytetrack", "botsort")  # ultralytics' multi-object trackers, by their yaml names
+GMC_METHODS = ("none", "sparseOptFlow", "orb", "sift", "ecc")  # BoT-SORT's camera-motion compensation
 # What a setting applies to: both backends, one of them, or the detector (either backend, when a run has one).
 APPLIES_TO = ("all", "sam2", "contrast", "detector", "link")
 
@@ -163,6 +164,12 @@ class TrackSettings:
         30, "frames a lost track is kept to be found again by the tracker", applies="link",
     )
     match_thresh: float = setting(0.8, "the tracker's association threshold (IoU cost)", applies="link")
+    # not the yaml's sparseOptFlow: lab cameras stand still, and on the two-mice clip's bare floor the
+    # compensation found too few points, warped every track away and lost both mice (docs/detector.md)
+    gmc_method: str = setting(
+        "none", "botsort's camera-motion compensation; none for a camera that does not move", applies="link",
+        choices=GMC_METHODS,
+    )
     arena: str | None = setting(
         None, "a mask image (non-zero inside) or a polygon 'y,x;y,x;...'; outside it is ignored",
         applies="contrast", metavar="FILE_OR_POLYGON",

@@ -176,6 +176,9 @@ def _area_and_centre(labels: np.ndarray, animal: int, box=None) -> tuple[int, fl
         if right <= left or bottom <= top:
             return 0, np.nan, np.nan
         labels = labels[top:bottom, left:right]
+    if labels.size <= 4:  # OpenCV takes an array of up to 4 values for a scalar, and then refuses the pair
+        rows, cols = np.nonzero(labels == animal)
+        return (len(rows), top + rows.mean(), left + cols.mean()) if len(rows) else (0, np.nan, np.nan)
     mask = cv2.compare(labels, animal, cv2.CMP_EQ)
     x, y, width, height = cv2.boundingRect(mask)
     moments = cv2.moments(mask[y : y + height, x : x + width], binaryImage=True)

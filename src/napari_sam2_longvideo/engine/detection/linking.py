@@ -27,7 +27,9 @@ from .detector import Detector, detect_frame
 # an ignored track takes over the identity of the least confident track when its mean confidence is this
 # much higher, over at least this many frames
 TAKEOVER_MARGIN, TAKEOVER_FRAMES = 0.15, 5
-TRACKER_OPTIONS = ("track_high_thresh", "track_low_thresh", "new_track_thresh", "track_buffer", "match_thresh")
+TRACKER_OPTIONS = (
+    "track_high_thresh", "track_low_thresh", "new_track_thresh", "track_buffer", "match_thresh", "gmc_method",
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ class BoxLinker:
         self.boxes_seen += len(found)
         boxes = _Boxes(found.boxes, found.confidences, found.classes())
         image = None
-        if self.kind == "botsort":  # its camera-motion compensation reads the frame (BGR, as ultralytics)
+        if self.kind == "botsort" and self.tracker.args.gmc_method != "none":
+            # its camera-motion compensation reads the frame (BGR, as ultralytics gives it)
             image = np.ascontiguousarray(frames.read(frame)[..., ::-1])
         rows = self.tracker.update(boxes, image) if len(boxes) or self.tracker.frame_id else np.zeros((0, 8))
         rows = np.asarray(rows, np.float64).reshape(-1, 8)
@@ -140,16 +143,20 @@ class BoxLinker:
         return linked
 
     def _linked(self, row, found) -> LinkedBox:
+        """The detection the track took on this frame: its own box prompts, not the tracker's smoothed
+        one (a Kalman filter's box lags and swells when an animal turns or jumps)."""
         index = int(row[7])
-        confidence = float(found.confidences[index]) if 0 <= index < len(found) else float(row[5])
-        return LinkedBox(row[:4].copy(), int(row[4]), float(row[5]), confidence, int(row[6]))
+        if 0 <= index < len(found):
+            return LinkedBox(found.boxes[index].copy(), int(row[4]), float(row[5]), float(found.confidences[index]),
+                             int(row[6]))
+        return LinkedBox(row[:4].copy(), int(row[4]), float(row[5]), float(row[5]), int(row[6]))
 
     def _give_identities(self, waiting, linked, found, frames, frame):
-        """Free identities to waiting tracks: those with a last position by the global assignment, those
+        """Free identities to waiting tracks: those with a known position by the global assignment, those
         never seen to the most confident tracks left; the rest are ignored."""
         free = [a for a in self.animals if a not in linked]
         max_distance = self.max_distance or 0.5 * float(np.hypot(frames.height, frames.width))
-        seen = {a: self.last_box[a] for a in free if self.last_box[a] is not None}
+        seen = {a: self._expected_box(a) for a in free if self.last_box[a] is not None}
         boxes = np.array([row[:4] for row in waiting]).reshape(-1, 4)
         scores = np.array([row[5] for row in waiting])
         taken = set()
@@ -172,6 +179,15 @@ class BoxLinker:
                 self._bind(waiting[i], weakest, linked, found)
                 continue
             self._ignore(track_id, frame)
+
+    def _expected_box(self, identity: int) -> np.ndarray:
+        """Where an identity is expected: its lost track's box as the tracker's motion model carries it on
+        (an animal that ran out of its track keeps going), else where it was last linked."""
+        held = [t for t, a in self.identity_of.items() if a == identity]
+        for track in self.tracker.lost_stracks:
+            if held and track.track_id == held[0]:
+                return np.asarray(track.xyxy, float)
+        return self.last_box[identity]
 
     def _mean_confidence(self, track_id: int) -> float:
         total, count = self._confidence.get(track_id, (0.0, 1))
