@@ -221,3 +221,17 @@ def test_linked_boxes_prompt_sam2(tmp_path):
     assert len(rows) == 2 * len(clip.truth)
     assert all(r["track_id"] != "-1" for r in rows)
     assert {r["class_name"] for r in rows if r["track_id"] != "-1"} == {"mouse"}
+
+
+def test_more_animals_than_prompted_are_found_by_the_detector(tmp_path, clip_folder):
+    from napari_sam2_longvideo.io.prompts import Prompts
+
+    clip, video, boxes = clip_folder
+    prompts = tmp_path / "prompts.csv"
+    Prompts(clip.center_prompts()[:1]).to_csv(prompts)  # only ellipse 1 clicked
+    out = tmp_path / "out"
+    assert main(["track", str(video), "--prompts", str(prompts), "--detections", str(boxes), "--detector-conf", "0.65",
+                 "--animals", "2", "--backend", "contrast", "--chunk-size", "20", "--out", str(out), "--quiet"]) == 0
+    labels = tifffile.imread(out / "labels.tif")
+    assert not (labels[:20] == 2).any()  # unknown in the first chunk
+    assert ious(labels, clip.truth, 45, {1: 1, 2: 2})[1] >= 0.9  # found at a chunk start, as ellipse 2
