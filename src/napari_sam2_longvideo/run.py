@@ -221,7 +221,9 @@ def _track_into(
                 "--detector-conf, --detector-classes, or that the model was trained on these animals."
             )
         write_labels_tiff(store, folder.labels_path)
-        write_tracks_csv(store.records(), folder.tracks_path, _class_names(settings, linker, detectors))
+        write_tracks_csv(
+            store.records(), folder.tracks_path, frames.timestamps_s(), _class_names(settings, linker, detectors)
+        )
         finished = True
     except Exception as error:
         metadata["error"] = str(error)

@@ -18,8 +18,8 @@ import pytest
 import tifffile
 import zarr
 
-from napari_sam2_longvideo.cli import track as cli_track
 from napari_sam2_longvideo.cli import main
+from napari_sam2_longvideo.cli import track as cli_track
 from napari_sam2_longvideo.io.run_folder import LOCK_FILES, OUR_FILES, OUR_FOLDERS, RunFolder
 from napari_sam2_longvideo.io.run_lock import LOCK_FILE
 from napari_sam2_longvideo.io.store import LabelStore
@@ -79,8 +79,9 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     assert len(rows) == 24 * 2
     assert list(rows[0]) == [
         "frame", "animal", "area", "centroid_y", "centroid_x", "score", "lost", "merged", "prompted",
-        "reanchored", "detector_conf", "jumped",
+        "reanchored", "detector_conf", "jumped", "time_s",
     ]
+    assert {r["time_s"] for r in rows} == {""}  # a folder of frames has no frame rate
     assert {r["animal"] for r in rows} == {"1", "2"}
 
     run = json.loads((out / "run.json").read_text())

@@ -122,6 +122,10 @@ def test_variable_frame_rate_is_detected_and_frames_stay_exact(tmp_path):
     with open_frames(path) as video:
         assert video.info["variable_frame_rate"] is True
         assert video.timestamp_s(1) == pytest.approx(0.1, abs=1e-3)
+        # every frame's time at once (tracks.csv's time_s): the timestamps, not frame / average fps
+        np.testing.assert_array_equal(video.timestamps_s(), [video.timestamp_s(t) for t in range(30)])
+        np.testing.assert_allclose(np.diff(video.timestamps_s()), np.array(gaps_ms[:-1]) / 1000, atol=1e-3)
+        assert FirstFrames(video, 10).timestamps_s().tolist() == video.timestamps_s()[:10].tolist()
         assert [read_barcode(video.read(t)) for t in (29, 3, 17, 18, 0)] == [29, 3, 17, 18, 0]
 
 

@@ -13,12 +13,12 @@ import sys
 
 from .. import __version__
 from ..errors import UserInputError
-from . import track
+from . import export, review, track
 from .options import add_setting_options, settings_from_args
 from .track import EXIT_INTERRUPTED, StopAfterChunk
 
 EXIT_USER_ERROR = 2
-COMMAND_MODULES = (track,)
+COMMAND_MODULES = (track, review, export)
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USER_ERROR", "StopAfterChunk", "add_setting_options", "build_parser",
            "main", "settings_from_args"]

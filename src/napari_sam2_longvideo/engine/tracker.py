@@ -114,6 +114,41 @@ def track(
     yield RunFinished(total, tracked, time.perf_counter() - begun)
 
 
+def track_from(
+    frames: FrameSource,
+    prompts: Prompts,
+    backend: SegmentationBackend,
+    chunks: list[Chunk],
+    start: int,
+    masks: dict[int, np.ndarray],
+    dtype,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Track from frame ``start`` on, where the animals are given: the run started over mid-video.
+
+    On ``start`` each animal of ``masks`` is prompted with its mask and the animals of ``prompts`` with
+    their points there (a correction gives the clicked animals points and the others their current
+    masks, so they keep their identities). From then on it is `track`: one backend session per chunk
+    of ``chunks`` (the run's plan; the first is cut to begin at ``start``), each animal's last mask
+    carried into the next. Yields ``(frame, labels, records)`` per frame to the end of the video; the
+    caller writes what it keeps and may stop at any frame (a correction stops where the old result is
+    rejoined). Nothing is written here.
+    """
+    animals = sorted(set(masks) | set(prompts.animals))
+    seeds = ChunkSeeds(mask_frame=start, masks={a: m for a, m in masks.items() if m.any()})
+    before = None  # the last frame's records, for the jump flags
+    for chunk in (c for c in chunks if c.stop > start):
+        part = Chunk(chunk.index, max(chunk.start, start), chunk.stop)
+        last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)
+        for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, part, seeds, animals, dtype):
+            flag_jumps(frame_record, before)
+            before = frame_record
+            last_frames.append(frame_labels)
+            yield frame, frame_labels, frame_record
+        carried_frame, carry = carry_masks(np.stack(last_frames), animals, part.stop - len(last_frames))
+        seeds = seed_chunk(frames, chunk, carry, {}, None)
+        seeds.mask_frame = carried_frame
+
+
 def carry_masks(labels: np.ndarray, animals, first_frame: int, max_blank: int = MAX_BLANK_FRAMES):
     """``(frame, masks)``: each animal's mask to carry into the next chunk, and the frame it is from.
 

@@ -23,6 +23,10 @@ class FirstFrames(FrameSource):
     def _read_grey(self, t: int):
         return self.source.read_grey(t)
 
+    def timestamps_s(self):
+        times = self.source.timestamps_s()
+        return None if times is None else times[: self.num_frames]
+
     def reopener(self, decoder_threads: int | None = None):
         source = self.source.reopener(decoder_threads)
         return None if source is None else functools.partial(_first_frames, source, self.num_frames)

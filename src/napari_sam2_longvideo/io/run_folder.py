@@ -28,11 +28,14 @@ DETECTOR_FILE = "detector.pt"  # the trained detector; `train_detector` writes t
 DETECTOR_METRICS_FILE = "detector_metrics.csv"
 DETECTOR_TRAINING_DIR = "detector_training"
 DETECTOR_DATA_DIR = "detector_data"  # its training images
+REVIEW_FILE = "review.csv"  # the doubtful episodes, worst first (`sam2-longvideo review`)
+CORRECTIONS_LOG = "corrections.jsonl"  # one line per correction in effect, oldest first
+CORRECTIONS_DIR = "corrections"  # what each correction overwrote, for undo: corrections/0001/, ...
 OUR_FILES = (
     RUN_FILE, LABELS_FILE, TRACKS_FILE, BACKGROUND_FILE, CONTRAST_MODEL_FILE, CONTRAST_HANDOVER_FILE,
-    DETECTOR_FILE, DETECTOR_METRICS_FILE,
+    DETECTOR_FILE, DETECTOR_METRICS_FILE, REVIEW_FILE, CORRECTIONS_LOG,
 )
-OUR_FOLDERS = (LABELS_ZARR, STORE_DIR, DETECTOR_TRAINING_DIR, DETECTOR_DATA_DIR)
+OUR_FOLDERS = (LABELS_ZARR, STORE_DIR, DETECTOR_TRAINING_DIR, DETECTOR_DATA_DIR, CORRECTIONS_DIR)
 # the live run's own (`run_lock`): starting over happens under that lock, so `clear` leaves them to it
 LOCK_FILES = (LOCK_FILE, HOLDER_FILE)
 VERSIONED_PACKAGES = ("napari-sam2-longvideo", "sam2", "torch", "torchvision", "numpy", "av", "tifffile")

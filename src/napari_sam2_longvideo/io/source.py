@@ -69,6 +69,15 @@ class FrameSource:
     def _read_grey(self, t: int) -> np.ndarray:
         return cv2.cvtColor(self._read_frame(t), cv2.COLOR_RGB2GRAY)
 
+    def timestamps_s(self) -> np.ndarray | None:
+        """Each frame's time in seconds after frame 0, or None where the input has no frame rate.
+
+        Inputs without timestamps of their own (folders of frames, TIFF stacks, arrays) have none unless
+        their ``info`` holds an ``fps``; videos override this with their presentation timestamps.
+        """
+        fps = self.info.get("fps")
+        return np.arange(self.num_frames) / fps if fps else None
+
     def fingerprint(self) -> dict:
         """JSON-ready identity of the input, compared before resuming a run on it."""
         raise NotImplementedError

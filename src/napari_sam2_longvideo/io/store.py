@@ -189,6 +189,15 @@ class LabelStore:
         self._done.add(chunk.index)
         self._write_index()
 
+    def records_path(self, index: int) -> Path:
+        """The file of chunk ``index``'s records (a correction backs it up before replacing it)."""
+        return self._records_path(index)
+
+    def replace_records(self, index: int, records: np.ndarray) -> None:
+        """Replace finished chunk ``index``'s records (a correction rewrote some of its frames)."""
+        records = np.asarray(records, TRACK_DTYPE)
+        write_atomically(self._records_path(index), lambda h: np.save(h, records))
+
     def chunk_records(self, index: int) -> np.ndarray:
         """The per-frame records of finished chunk ``index``."""
         return as_track_records(np.load(self._records_path(index)))

@@ -135,6 +135,11 @@ class VideoFrames(FrameSource):
         t = self._checked_index(t)
         return float((self._pts[t] - self._pts[0]) * self._time_base)
 
+    def timestamps_s(self) -> np.ndarray:
+        """`timestamp_s` of every frame: integer ticks times the numerator, one division (exact rounding)."""
+        ticks = (self._pts - self._pts[0]).astype(np.float64)
+        return ticks * self._time_base.numerator / self._time_base.denominator
+
     def reopener(self, decoder_threads: int | None = None):
         return functools.partial(VideoFrames, os.path.abspath(self.path), decoder_threads)
 

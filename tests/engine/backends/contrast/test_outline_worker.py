@@ -175,3 +175,27 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_script_without_a_main_guard_runs_its_body_once(tmp_path):
+    """Notebooks and short analysis scripts call the engine at their top level: the worker process must
+    not run the caller's script a second time (which, here, would track into the same folder again)."""
+    clip = crossing_ellipses(num_frames=120, height=60, width=80)
+    folder = write_frame_folder(clip, tmp_path / "frames")
+    prompts = tmp_path / "clicks.csv"
+    prompts.write_text("frame,y,x,animal,positive\n" + "".join(
+        f"{f},{y},{x},{a},{int(p)}\n" for f, y, x, a, p in clip.center_prompts(0)))
+    log, out = tmp_path / "body.log", tmp_path / "run"
+    script = tmp_path / "analysis.py"
+    script.write_text(f"""
+with open({str(log)!r}, "a") as handle:
+    handle.write("body ran\\n")
+from napari_sam2_longvideo.cli import main
+code = main(["track", {str(folder)!r}, "--prompts", {str(prompts)!r}, "--out", {str(out)!r},
+             "--backend", "contrast", "--quiet"])
+raise SystemExit(code)
+""")
+    finished = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert log.read_text() == "body ran\n"
+    assert (out / "labels.tif").is_file()

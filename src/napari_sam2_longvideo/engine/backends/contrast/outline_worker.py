@@ -13,11 +13,14 @@ abandons the one before (a session stopped early); results of abandoned jobs are
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import queue
 import sys
+import threading
 import time
+import types
 import weakref
 
 import numpy as np
@@ -42,7 +45,9 @@ class OutlineWorker:
     Notes
     -----
     The process is started with "spawn", which is safe beside the threads of FFmpeg, Qt and napari, and
-    lives until `close` (or until this object is collected, or this process exits).
+    lives until `close` (or until this object is collected, or this process exits). It is started
+    without the caller's main module (`_without_callers_main`), so a script or notebook that calls the
+    engine needs no ``if __name__ == "__main__":`` guard.
     """
 
     def __init__(self, reopen):
@@ -52,7 +57,8 @@ class OutlineWorker:
         self._process = context.Process(
             target=_serve, args=(reopen, self._requests, self._results), name="contrast-outlines", daemon=True
         )
-        self._process.start()
+        with _without_callers_main():
+            self._process.start()
         self._job = 0
         self._finalizer = weakref.finalize(self, _stop, self._process, self._requests, self._results)
 
@@ -95,6 +101,28 @@ class OutlineJob:
             if error is not None:
                 raise error
             return outlines
+
+
+_STARTING = threading.Lock()  # the stand-in main module is this process's for the moment of a start
+
+
+@contextlib.contextmanager
+def _without_callers_main():
+    """Start a process as if ``__main__`` were an empty module.
+
+    "spawn" runs the parent's main script (or ``-m`` module) again in the child, to make its functions
+    importable there. The worker needs nothing from it, and a script without a ``__main__`` guard would
+    run its whole body a second time: open a second viewer, or delete the output folder it is tracking
+    into. For the moment of ``Process.start`` (which is when spawn looks), ``__main__`` is a module with
+    neither a file nor a spec, which spawn does not re-run.
+    """
+    with _STARTING:
+        callers = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = callers
 
 
 def _serve(reopen, requests, results) -> None:
