@@ -25,7 +25,9 @@ DOCUMENTED_FLAGS = {
     "--backend", "--model", "--sam-version", "--checkpoint", "--random-weights", "--image-size", "--device",
     "--chunk-size", "--prune-window", "--max-frames", "--seed", "--detector", "--detector-conf",
     "--detector-classes", "--detector-imgsz", "--train-detector", "--train-frames", "--detector-epochs",
-    "--detector-patience", "--reanchor-iou", "--arena", "--threshold", "--min-area",
+    "--detector-patience", "--reanchor-iou", "--arena", "--threshold", "--min-area", "--detections", "--animals",
+    "--link", "--track-high-thresh", "--track-low-thresh", "--new-track-thresh", "--track-buffer", "--match-thresh",
+    "--gmc-method",
 }
 
 
@@ -115,7 +117,9 @@ def test_help_groups_the_options_by_backend_and_shows_defaults():
     sam2, contrast, detector = (text.index(title) for title in ("SAM2 backend:", "contrast backend:", "detector ("))
     assert sam2 < text.index("\n  --model") < contrast and sam2 < text.index("\n  --image-size") < contrast
     assert contrast < text.index("\n  --threshold") < detector < text.index("\n  --detector-conf")
-    assert "used only with --backend contrast" in text and "used only with --detector or --train-detector" in text
+    assert "used only with --backend contrast" in text
+    assert "used only with --detector, --detections or --train-detector" in text
+    assert text.index("box linking (") < text.index("\n  --track-buffer") and "used only with --link bytetrack" in text
     assert "frames per chunk: the unit of memory, saving and resuming (default: 100)" in text
     assert "--max-frames N" in text and "(default: all)" in text
 

@@ -14,12 +14,17 @@ from pathlib import Path
 
 from .core.chunks import chunk_plan
 from .core.records import label_dtype
+from .errors import UserInputError
 from .engine.backends.base import SegmentationBackend
-from .engine.detection.schedule import DetectorSchedule
+from .engine.detection.detector import class_names_of
+from .engine.detection.linking import TRACKER_OPTIONS, BoxLinker, LinkSchedule
+from .engine.detection.schedule import DetectorSchedule, load_detector
+from .engine.detection.seeding import first_frame_with
 from .engine.events import ChunkDone, ResultsWritten
 from .engine.tracker import track
 from .io.excerpt import FirstFrames
 from .io.export import write_labels_tiff, write_tracks_csv
+from .io.detections import read_detections_csv
 from .io.frames import open_frames
 from .io.prompts import Prompts
 from .io.run_folder import RunFolder, package_versions
@@ -68,13 +73,19 @@ def run_tracking(
     backend : SegmentationBackend, optional
         Defaults to the one ``settings`` names.
     """
-    frames = _checked_inputs(source, prompts, settings, out)
+    frames, fingerprint = _checked_inputs(source, prompts, settings, out)
+    animals = run_animals(prompts, settings)
     lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched
     try:
         # the user's detector is loaded before the folder is prepared: a bad model file changes nothing
-        detectors = _detector_schedule(settings, lock.folder, frames, prompts, backend)
+        links, detectors = None, None
+        if settings.link != "none":
+            links = _link_schedule(settings, frames, animals, backend)
+        else:
+            detectors = _detector_schedule(settings, lock.folder, frames, animals, backend)
+        start_boxes = _start_boxes(detectors, frames, animals) if not len(prompts) and links is None else None
         folder, resuming = RunFolder.prepare(
-            out, video=frames.fingerprint(), prompts=prompts.fingerprint(), settings=settings, overwrite=overwrite
+            out, video=frames.fingerprint(), prompts=fingerprint, settings=settings, overwrite=overwrite
         )
         plan = chunk_plan(len(frames), settings.chunk_size)
         shape = (len(frames), frames.height, frames.width)
@@ -83,13 +94,16 @@ def run_tracking(
             store.extend(len(frames))  # a longer --max-frames than before goes on from the last finished frame
             plan = store.chunks
         else:
-            store = LabelStore.create(folder.path, shape, label_dtype(prompts.animals), plan)
+            store = LabelStore.create(folder.path, shape, label_dtype(animals), plan)
         earlier = folder.read_metadata() if resuming else None
         owned = backend is None  # a backend made here is closed here; one given is the caller's to close
         try:
             backend = backend or make_backend(settings, frames, folder.path, download_progress)
             try:
-                yield from _track_into(folder, frames, prompts, settings, backend, store, plan, earlier, detectors)
+                yield from _track_into(
+                    folder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
+                    fingerprint, start_boxes,
+                )
             finally:
                 if owned:
                     backend.close()
@@ -106,7 +120,8 @@ def run_tracking(
 def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> FrameSource:
     """Everything that can be checked without the output folder, checked before it is created or locked.
 
-    Returns the frames the run tracks (the first ``max_frames`` with ``--max-frames``).
+    Returns the frames the run tracks (the first ``max_frames`` with ``--max-frames``) and the
+    fingerprint of what prompts the run (the prompts, and the boxes of ``--detections``).
     """
     settings.validate()
     RunFolder.check_path(out)
@@ -115,30 +130,67 @@ def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> F
 
         check_checkpoint_file(model_spec(settings.model, settings.sam_version), settings.checkpoint)
     frames = source if isinstance(source, FrameSource) else open_frames(source)
+    whole = frames
     limited = settings.max_frames is not None and settings.max_frames < len(frames)
     if limited:
         frames = FirstFrames(frames, settings.max_frames)
-    prompts.validate(
-        len(frames), frames.height, frames.width, frames.path, max_frames=settings.max_frames if limited else None
-    )
-    return frames
+    if settings.link != "none" and len(prompts):
+        raise UserInputError(
+            f"--link {settings.link} labels the animals itself, from the detector's boxes; leave out the prompts "
+            f"({prompts.source}), or leave out --link to track from them."
+        )
+    if len(prompts) or settings.animals is None or not (settings.detector or settings.detections):
+        prompts.validate(
+            len(frames), frames.height, frames.width, frames.path, max_frames=settings.max_frames if limited else None
+        )
+    fingerprint = prompts.fingerprint()
+    if settings.detections:
+        table = read_detections_csv(settings.detections)
+        table.check_video(len(whole), whole.height, whole.width, whole.path)  # boxes past --max-frames wait
+        fingerprint += ":" + table.fingerprint()
+    return frames, fingerprint
 
 
-def _detector_schedule(settings: TrackSettings, folder: Path, frames, prompts: Prompts, backend):
+def run_animals(prompts: Prompts, settings: TrackSettings) -> list[int]:
+    """The labels of the run: the prompted animals, and up to ``--animals`` of them (the new ones
+    numbered after the prompted ones, for the detector to find)."""
+    prompted = prompts.animals
+    if settings.animals is None:
+        return prompted
+    if settings.animals < len(prompted):
+        raise UserInputError(
+            f"--animals {settings.animals} is fewer than the {len(prompted)} animals prompted in {prompts.source} "
+            f"({', '.join(map(str, prompted))}); raise --animals or remove the prompts of the extra animals."
+        )
+    extra = [a for a in range(1, settings.animals + len(prompted) + 1) if a not in prompted]
+    return prompted + extra[: settings.animals - len(prompted)]
+
+
+def _detector_schedule(settings: TrackSettings, folder: Path, frames, animals, backend):
     """The run's detectors, with ``--detector``'s model loaded (and so checked) now; None without one."""
-    if not (settings.detector or settings.train_detector):
+    if not (settings.detector or settings.train_detector or settings.detections):
         return None
-    return DetectorSchedule(settings, folder, frames, prompts.animals, _device_of(backend, settings))
+    return DetectorSchedule(settings, folder, frames, animals, _device_of(backend, settings))
 
 
-def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier, detectors) -> Iterator:
+def _link_schedule(settings: TrackSettings, frames, animals, backend) -> LinkSchedule:
+    """The detector's boxes on every frame, linked by ultralytics' tracker into ``animals``."""
+    detector = load_detector(settings, _device_of(backend, settings))
+    options = {name: getattr(settings, name) for name in TRACKER_OPTIONS}
+    return LinkSchedule(BoxLinker(detector, settings.link, animals, options), frames)
+
+
+def _track_into(
+    folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
+    fingerprint, start_boxes,
+) -> Iterator:
     """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
     metadata = {
         "status": "running",
         "video": frames.fingerprint(),
         "video_info": frames.info,
-        "prompts": {"sha256": prompts.fingerprint(), "source": prompts.source, "rows": prompts.rows()},
-        "animals": prompts.animals,
+        "prompts": {"sha256": fingerprint, "source": prompts.source, "rows": prompts.rows()},
+        "animals": animals,
         "settings": settings.to_dict(),
         "backend": backend.describe(),
         "versions": package_versions(),
@@ -149,16 +201,29 @@ def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, pl
     folder.write_metadata(metadata)
     undetected = metadata["frames_without_detection"] = dict((earlier or {}).get("frames_without_detection", {}))
     finished = False
+    linker = links.linker if links is not None else None
     try:
-        for event in track(frames, prompts, backend, store, detectors, settings.reanchor_iou):
+        if start_boxes is not None:
+            metadata["start_boxes"] = {"frame": start_boxes[0], "boxes": {str(a): b.tolist() for a, b in start_boxes[1].items()}}
+        events = track(frames, prompts, backend, store, detectors, settings.reanchor_iou, animals, links, start_boxes)
+        for event in events:
             if isinstance(event, ChunkDone):
                 metadata["chunks_done"] = len(store.done_chunks)
+                if linker is not None:
+                    metadata["ignored_tracks"] = {str(t): [i.first, i.last] for t, i in linker.ignored.items()}
                 for animal, missed in event.undetected.items():
                     undetected.setdefault(str(animal), []).extend(missed)
                 folder.write_metadata(metadata)
             yield event
+        if linker is not None and linker.next_frame >= len(frames) and linker.boxes_seen == 0:
+            raise UserInputError(
+                f"The detector found nothing in the whole of {frames.path} ({len(frames)} frames): check "
+                "--detector-conf, --detector-classes, or that the model was trained on these animals."
+            )
         write_labels_tiff(store, folder.labels_path)
-        write_tracks_csv(store.records(), folder.tracks_path, frames.timestamps_s())
+        write_tracks_csv(
+            store.records(), folder.tracks_path, frames.timestamps_s(), _class_names(settings, linker, detectors)
+        )
         finished = True
     except Exception as error:
         metadata["error"] = str(error)
@@ -167,6 +232,23 @@ def _track_into(folder: RunFolder, frames, prompts, settings, backend, store, pl
         metadata["status"] = "finished" if finished else ("failed" if "error" in metadata else "stopped")
         metadata["chunks_done"] = len(store.done_chunks)
         folder.write_metadata(metadata)
+
+
+def _start_boxes(detectors, frames, animals):
+    """Where a run without clicks starts: the first frame on which the detector finds every animal."""
+    found = first_frame_with(detectors.detector, frames, animals)
+    if found is None:
+        raise UserInputError(
+            f"The detector never finds {len(animals)} animals on one frame of {frames.path} ({len(frames)} "
+            "frames), so nothing can start the tracking: lower --detector-conf, give --prompts, or use --link."
+        )
+    return found
+
+
+def _class_names(settings, linker, detectors) -> dict[int, str]:
+    """Class id -> name for ``tracks.csv``, from whichever detector the run used."""
+    detector = linker.detector if linker is not None else getattr(detectors, "detector", None)
+    return class_names_of(detector) if detector is not None else {}
 
 
 def _device_of(backend, settings: TrackSettings):

@@ -18,8 +18,10 @@ MODEL_SIZES = ("tiny", "small", "base_plus", "large")
 SAM_VERSIONS = ("2.1", "2.0")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 BACKENDS = ("sam2", "contrast")
+LINKERS = ("none", "bytetrack", "botsort")  # ultralytics' multi-object trackers, by their yaml names
+GMC_METHODS = ("none", "sparseOptFlow", "orb", "sift", "ecc")  # BoT-SORT's camera-motion compensation
 # What a setting applies to: both backends, one of them, or the detector (either backend, when a run has one).
-APPLIES_TO = ("all", "sam2", "contrast", "detector")
+APPLIES_TO = ("all", "sam2", "contrast", "detector", "link")
 
 # SAM2 reads object pointers from up to 16 frames back (max_obj_ptrs_in_encoder), so pruning
 # any closer would change its results.
@@ -117,6 +119,20 @@ class TrackSettings:
         None, "an ultralytics YOLO model file (.pt) that finds the animals; at each chunk start it "
         "re-anchors drifting animals and finds lost ones", applies="detector", metavar="PATH", none_means="none",
     )
+    detections: str | None = setting(
+        None, "a CSV of boxes found by another tool (frame,x0,y0,x1,y1,confidence,class_id, optional "
+        "class_name; pixels of the video), used wherever --detector is", applies="detector", metavar="CSV",
+        none_means="none",
+    )
+    animals: int | None = setting(
+        None, "keep exactly N animals for the whole video; with a detector and no --prompts, the animals "
+        "are found by the detector", applies="detector", metavar="N", none_means="as many as prompted",
+    )
+    link: str = setting(
+        "none", "link the detector's boxes on every frame into tracks with ultralytics' bytetrack or "
+        "botsort, each box prompting the segmenter (no clicks); none: prompts and chunk re-anchoring",
+        applies="detector", choices=LINKERS,
+    )
     detector_conf: float = setting(0.5, "detections below this confidence are ignored", applies="detector")
     detector_classes: list[int] | None = setting(
         None, "keep only these detector class ids", applies="detector", metavar="ID", none_means="all",
@@ -136,6 +152,23 @@ class TrackSettings:
     reanchor_iou: float = setting(
         0.5, "re-prompt an animal with its detection when its mask overlaps the box less than this",
         applies="detector",
+    )
+    track_high_thresh: float = setting(
+        0.25, "boxes at least this confident are linked first (ultralytics' track_high_thresh)", applies="link",
+    )
+    track_low_thresh: float = setting(
+        0.1, "less confident boxes above this extend existing tracks only", applies="link",
+    )
+    new_track_thresh: float = setting(0.25, "a box this confident may start a new track", applies="link")
+    track_buffer: int = setting(
+        30, "frames a lost track is kept to be found again by the tracker", applies="link",
+    )
+    match_thresh: float = setting(0.8, "the tracker's association threshold (IoU cost)", applies="link")
+    # not the yaml's sparseOptFlow: lab cameras stand still, and on the two-mice clip's bare floor the
+    # compensation found too few points, warped every track away and lost both mice (docs/detector.md)
+    gmc_method: str = setting(
+        "none", "botsort's camera-motion compensation; none for a camera that does not move", applies="link",
+        choices=GMC_METHODS,
     )
     arena: str | None = setting(
         None, "a mask image (non-zero inside) or a polygon 'y,x;y,x;...'; outside it is ignored",
@@ -174,8 +207,23 @@ class TrackSettings:
             )
         if self.max_frames is not None and self.max_frames < 1:
             raise UserInputError(f"--max-frames {self.max_frames} must be at least 1.")
-        if self.detector and self.train_detector:
-            raise UserInputError("Give either --detector or --train-detector, not both.")
+        if sum(map(bool, (self.detector, self.train_detector, self.detections))) > 1:
+            raise UserInputError("Give one of --detector, --detections and --train-detector, not several.")
+        if self.link != "none" and not (self.detector or self.detections):
+            raise UserInputError(
+                f"--link {self.link} links a detector's boxes: give --detector yolo.pt or --detections boxes.csv."
+            )
+        if self.link != "none" and self.animals is None:
+            raise UserInputError(f"--link {self.link} needs --animals N: how many animals the video holds.")
+        if self.animals is not None and not 1 <= self.animals <= 65535:
+            raise UserInputError(f"--animals {self.animals} must be between 1 and 65535.")
+        if not 0 <= self.track_low_thresh <= self.track_high_thresh <= 1 or not 0 <= self.new_track_thresh <= 1:
+            raise UserInputError(
+                "--track-low-thresh, --track-high-thresh and --new-track-thresh are confidences between 0 "
+                "and 1, the low one at most the high one."
+            )
+        if self.track_buffer < 1 or not 0 < self.match_thresh <= 1:
+            raise UserInputError("--track-buffer must be at least 1 frame and --match-thresh in (0, 1].")
         if not 0 < self.detector_conf < 1:
             raise UserInputError(f"--detector-conf {self.detector_conf} must be between 0 and 1.")
         if not 0 <= self.reanchor_iou <= 1:
@@ -206,7 +254,9 @@ class TrackSettings:
         run without one, change nothing."""
         applies = _fields_of(type(self))[name].metadata.get("applies", "all")
         if applies == "detector":
-            return bool(self.detector or self.train_detector)
+            return bool(self.detector or self.train_detector or self.detections)
+        if applies == "link":
+            return self.link != "none"
         return applies in ("all", self.backend)
 
     def result_defining(self) -> dict:
@@ -223,7 +273,9 @@ def _fields_of(cls) -> dict[str, dataclasses.Field]:
     return {field.name: field for field in dataclasses.fields(cls)}
 
 
-APPLIES_TITLES = {"sam2": "SAM2 backend", "contrast": "contrast backend", "detector": "detector"}
+APPLIES_TITLES = {
+    "sam2": "SAM2 backend", "contrast": "contrast backend", "detector": "detector", "link": "box linking",
+}
 
 
 def _parameters_section(cls) -> str:

@@ -118,3 +118,13 @@ def test_claimed_pixels_resolve_exactly_as_the_same_logits_given_whole():
         np.testing.assert_array_equal(merged, expected_merged)
         bounds = np.array([bounding_box([pixels for pixels, _ in pairs], shape[1]) for pairs in claims])
         np.testing.assert_array_equal(resolve_claims(prediction.claims, animals, np.uint8, shape, bounds)[1], merged)
+
+
+def test_records_of_an_animal_within_a_box_of_a_few_pixels():
+    from napari_sam2_longvideo.engine.overlaps import frame_records
+
+    labels = np.zeros((20, 30), np.uint8)
+    labels[5, 7:9] = 1  # two pixels, in bounds of 1 x 3: OpenCV would take the crop for a scalar
+    records = frame_records(0, labels, [1], scores={1: 1.0}, merged={}, prompted=set(),
+                            bounds={1: np.array([7, 5, 10, 6])})
+    assert records["area"][0] == 2 and records["centroid_y"][0] == 5 and records["centroid_x"][0] == 7.5

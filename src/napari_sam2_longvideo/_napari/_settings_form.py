@@ -93,6 +93,8 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "prune_window": FieldForm("more", partial(SpinBox, min=MIN_PRUNE_WINDOW, max=100_000)),
     "max_frames": _zero_means("all", partial(SpinBox, min=0, max=10**9), "more", "max. frames"),
     "detector": _file("detector", "YOLO model"),
+    "detections": _file("detector", "boxes CSV"),
+    "animals": _zero_means("as prompted", partial(SpinBox, min=0, max=65535), "detector", "animals"),
     "detector_conf": FieldForm("detector", partial(FloatSpinBox, min=0.01, max=0.99, step=0.05), "min. confidence"),
     "detector_classes": FieldForm(
         "detector", LineEdit, "classes", _class_list, lambda v: " ".join(map(str, v or ()))
@@ -160,7 +162,7 @@ class SettingsForm:
             Naming the first setting that is not usable.
         """
         values = {name: self.forms[name].to_setting(widget.value) for name, widget in self.widgets.items()}
-        for name in ("checkpoint", "detector"):
+        for name in ("checkpoint", "detector", "detections"):
             values[name] = str(values[name]) if values[name] else None
         return TrackSettings(**values).validate()
 

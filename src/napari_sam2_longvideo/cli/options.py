@@ -42,7 +42,11 @@ SETTING_GROUPS = {
     "contrast": ("contrast backend", "used only with --backend contrast"),
     "detector": (
         "detector (re-anchors drifting animals, finds lost ones)",
-        "either backend; used only with --detector or --train-detector",
+        "either backend; used only with --detector, --detections or --train-detector",
+    ),
+    "link": (
+        "box linking (ultralytics' trackers; the defaults are those of their yaml files)",
+        "used only with --link bytetrack or botsort",
     ),
 }
 

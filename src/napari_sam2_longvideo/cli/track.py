@@ -23,7 +23,8 @@ def add_commands(commands) -> None:
     )
     track.add_argument("video", help="video file (mp4, avi, mov, mkv), folder of frames, or TIFF stack")
     track.add_argument(
-        "--prompts", required=True, help="CSV with the header frame,y,x,animal,positive (pixels of the video)"
+        "--prompts", help="CSV with the header frame,y,x,animal,positive (pixels of the video); not needed "
+        "with --link, or with --animals N and --detector or --detections",
     )
     add_run_options(track)
     track.set_defaults(run=track_command)
@@ -45,7 +46,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def track_command(args) -> int:
-    return run_track(args.video, args.prompts, settings_from_args(args), args)
+    settings = settings_from_args(args)
+    if args.prompts is None and settings.link == "none" and not (
+        settings.animals and (settings.detector or settings.detections)
+    ):
+        raise UserInputError(
+            "Give --prompts (a CSV of clicks), or let a detector find the animals: --detector yolo.pt or "
+            "--detections boxes.csv with --animals N (and --link bytetrack or botsort to link its boxes)."
+        )
+    return run_track(args.video, args.prompts, settings, args)
 
 
 def sample_command(args) -> int:
@@ -86,7 +95,7 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
     from ..progress import ProgressBar, RunProgress
     from ..run import run_tracking
 
-    prompts = Prompts.from_csv(prompts_path)
+    prompts = Prompts.from_csv(prompts_path) if prompts_path is not None else Prompts([], source="no prompts")
     progress = RunProgress(settings.chunk_size)
     bar = ProgressBar(progress, enabled=not args.quiet)
     with StopAfterChunk() as stop, bar:

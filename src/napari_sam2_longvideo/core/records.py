@@ -20,8 +20,27 @@ TRACK_DTYPE = np.dtype(
         ("reanchored", bool),
         ("detector_conf", np.float32),
         ("jumped", bool),
+        # detector-linked runs (--link): the tracker's track, its score and the box's class; -1 / NaN
+        # elsewhere. Added at the end so that the columns before them stay as they were.
+        ("track_id", np.int64),
+        ("class_id", np.int32),
+        ("track_score", np.float32),
     ]
 )
+NO_TRACK = {"track_id": -1, "class_id": -1, "track_score": np.nan}
+
+
+def as_track_records(records: np.ndarray) -> np.ndarray:
+    """``records`` with every field of `TRACK_DTYPE`: records saved before a field existed get its default."""
+    if records.dtype == TRACK_DTYPE:
+        return records
+    upgraded = np.zeros(records.shape, TRACK_DTYPE)
+    for name in TRACK_DTYPE.names:
+        if name in (records.dtype.names or ()):
+            upgraded[name] = records[name]
+        elif name in NO_TRACK:
+            upgraded[name] = NO_TRACK[name]
+    return upgraded
 
 
 def label_dtype(animals: Sequence[int]) -> np.dtype:

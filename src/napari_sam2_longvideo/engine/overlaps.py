@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..core.records import TRACK_DTYPE
+from ..core.records import NO_TRACK, TRACK_DTYPE
 
 # Two animals whose own masks overlap by more than this fraction of the smaller one are "merged": the
 # pixels between them were decided by score alone and deserve a look. Touching animals overlap less.
@@ -157,6 +157,9 @@ def frame_records(
             animal in reanchored,
             detector_conf.get(animal, np.nan),
             False,
+            NO_TRACK["track_id"],
+            NO_TRACK["class_id"],
+            NO_TRACK["track_score"],
         )
     return records
 
@@ -173,6 +176,9 @@ def _area_and_centre(labels: np.ndarray, animal: int, box=None) -> tuple[int, fl
         if right <= left or bottom <= top:
             return 0, np.nan, np.nan
         labels = labels[top:bottom, left:right]
+    if labels.size <= 4:  # OpenCV takes an array of up to 4 values for a scalar, and then refuses the pair
+        rows, cols = np.nonzero(labels == animal)
+        return (len(rows), top + rows.mean(), left + cols.mean()) if len(rows) else (0, np.nan, np.nan)
     mask = cv2.compare(labels, animal, cv2.CMP_EQ)
     x, y, width, height = cv2.boundingRect(mask)
     moments = cv2.moments(mask[y : y + height, x : x + width], binaryImage=True)

@@ -39,15 +39,22 @@ def track(
     store: LabelStore,
     detectors=None,
     reanchor_iou: float = 0.5,
+    animals=None,
+    links=None,
+    start_boxes: tuple[int, dict] | None = None,
 ) -> Iterator[Event]:
     """Track the prompted animals through ``frames`` into ``store``, skipping chunks it already has.
 
     The store's chunk plan decides the chunks; finished chunks must form a prefix of the plan (they
     do when this function wrote them). ``detectors``, when given, has a generator method
     ``for_chunk(chunk, store)`` that may yield progress events and returns the detector to seed that
-    chunk with (or None); see `seeding`.
+    chunk with (or None); see `seeding`. ``animals`` are the labels to keep (the prompted ones by
+    default). ``links``, for a detector-linked run, has a method ``for_chunk(chunk)`` giving every
+    frame's linked boxes (`linking.LinkSchedule`): each prompts its animal on its frame.
+    ``start_boxes``, ``(frame, {animal: box})``, prompt a run without clicks: the frames before are
+    blank, and the detector re-anchors from the chunk after.
     """
-    animals = prompts.animals
+    animals = list(animals) if animals is not None else prompts.animals
     total = len(frames)
     begun = time.perf_counter()
     yield RunStarted(total, len(store.chunks), store.frames_done)
@@ -65,6 +72,8 @@ def track(
             if not store.is_done(chunk.index - 1):
                 raise RuntimeError(f"chunk {chunk.index - 1} is missing from {store.folder}")
             detector = (yield from detectors.for_chunk(chunk, store)) if detectors is not None else None
+            if start_boxes is not None and chunk.start <= start_boxes[0]:
+                detector = None  # no animal is known before its first boxes: none is lost
             previous = store.chunks[chunk.index - 1]
             if written is not None and written[0] == previous.index:
                 (carried_frame, carry), before = written[1:]
@@ -75,6 +84,11 @@ def track(
                 before = previous_records[previous_records["frame"] == chunk.start - 1]
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame
+        if links is not None:
+            seeds.linked = links.for_chunk(chunk).boxes
+        if start_boxes is not None and chunk.start <= start_boxes[0] < chunk.stop:
+            seeds.boxes.update({a: (start_boxes[0], box) for a, box in start_boxes[1].items()})
+            seeds.reanchored.update((start_boxes[0], a) for a in start_boxes[1])
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
         records = []
         with store.chunk_writer(chunk) as writer:
@@ -175,6 +189,10 @@ def _track_chunk(frames, prompts, backend, chunk: Chunk, seeds: ChunkSeeds, anim
         for animal, (frame, box) in sorted(seeds.boxes.items(), key=lambda item: item[1][0]):
             session.add_box(frame, animal, box)
             anchors[animal] = min(anchors.get(animal, frame), frame)
+        for frame, boxes in seeds.linked.items():
+            for animal, linked in boxes.items():
+                session.add_box(frame, animal, linked.box)
+                anchors[animal] = min(anchors.get(animal, frame), frame)
         prompted: dict[int, set[int]] = {}
         for group in prompts.groups(chunk.start, chunk.stop):
             session.add_points(group.frame, group.animal, group.points_yx, group.positive)
@@ -249,4 +267,9 @@ def _label_frame(frame, parts, animals, dtype, prompted, frames, seeds):
         detector_conf={a: c for (f, a), c in seeds.detector_conf.items() if f == frame},
         bounds=None if bounds is None else dict(zip(ids, bounds)),
     )
+    for row in records:
+        linked = seeds.linked.get(frame, {}).get(int(row["animal"]))
+        if linked is not None:
+            row["track_id"], row["class_id"], row["track_score"] = linked.track_id, linked.class_id, linked.score
+            row["detector_conf"] = linked.confidence
     return labels, records

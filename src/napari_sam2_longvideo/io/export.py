@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
+from ..core.records import NO_TRACK
 from .files import write_atomically
 from .store import LabelStore
 
@@ -120,18 +121,26 @@ def _deflate(frame: np.ndarray, dtype: np.dtype) -> bytes:
     return zlib.compress(np.ascontiguousarray(frame, dtype).data, COMPRESSION_LEVEL)
 
 
-def write_tracks_csv(records: np.ndarray, path: str | Path, times_s: np.ndarray | None = None) -> Path:
+def write_tracks_csv(
+    records: np.ndarray, path: str | Path, times_s: np.ndarray | None = None, class_names: dict[int, str] | None = None
+) -> Path:
     """One row per frame and animal, columns as in ``TRACK_DTYPE``; flags as 0/1, missing centroids empty.
 
-    A last column ``time_s`` holds each row's frame time, ``times_s[frame]`` (seconds after frame 0, to
-    the microsecond); it is empty where the input has no frame rate (``times_s`` None). It comes last so
-    that the columns before it are where they always were.
+    After the per-frame fields comes ``time_s``, each row's frame time, ``times_s[frame]`` (seconds after
+    frame 0, to the microsecond); it is empty where the input has no frame rate (``times_s`` None). Then
+    the fields of detector-linked runs (``track_id, class_id, track_score``) and ``class_name`` (from
+    ``class_names``, empty where a class has no name). Columns are only ever added at the end, so that
+    those before them are where they always were.
     """
     path = Path(path)
-    names = (*records.dtype.names, "time_s")
+    first = [name for name in records.dtype.names if name not in NO_TRACK]
+    names = (*first, "time_s", *NO_TRACK, "class_name")
     # column by column: taking rows of a structured array apart field by field costs more than the writing
-    columns = [_cells(records[name]) for name in records.dtype.names]
+    columns = [_cells(records[name]) for name in first]
     columns.append(_seconds(records["frame"], times_s))
+    columns += [_cells(records[name]) for name in NO_TRACK]
+    class_names = class_names or {}
+    columns.append([class_names.get(c, "") for c in records["class_id"].tolist()])
 
     def write(handle):
         text = _TextSink(handle)

@@ -31,7 +31,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from ..core.chunks import Chunk
-from ..core.records import TRACK_DTYPE
+from ..core.records import TRACK_DTYPE, as_track_records
 from ..errors import UserInputError
 from .files import write_atomically
 from .run_folder import LABELS_ZARR, STORE_DIR
@@ -200,7 +200,7 @@ class LabelStore:
 
     def chunk_records(self, index: int) -> np.ndarray:
         """The per-frame records of finished chunk ``index``."""
-        return np.load(self._records_path(index))
+        return as_track_records(np.load(self._records_path(index)))
 
     def records(self) -> np.ndarray:
         """Every finished chunk's records, in frame order."""

@@ -87,7 +87,7 @@ def test_without_a_detector_every_carried_mask_is_kept_and_nothing_is_reanchored
 
 
 class NothingDetector:
-    def detect(self, image):
+    def detect(self, image, frame=None):
         return Detections(np.zeros((0, 4)), np.zeros(0))
 
 

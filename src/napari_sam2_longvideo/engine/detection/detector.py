@@ -13,10 +13,16 @@ from ...errors import UserInputError
 
 @dataclass(frozen=True)
 class Detections:
-    """Boxes ``(M, 4)`` as ``(x0, y0, x1, y1)`` in pixels of the video, and their confidences ``(M,)``."""
+    """Boxes ``(M, 4)`` as ``(x0, y0, x1, y1)`` in pixels of the video, their confidences ``(M,)`` and,
+    where the detector knows them, their class ids ``(M,)``."""
 
     boxes: np.ndarray
     confidences: np.ndarray
+    class_ids: np.ndarray | None = None
+
+    def classes(self) -> np.ndarray:
+        """The class ids, 0 where the detector gave none."""
+        return np.zeros(len(self), np.int64) if self.class_ids is None else np.asarray(self.class_ids, np.int64)
 
     def __len__(self) -> int:
         return len(self.confidences)
@@ -24,8 +30,23 @@ class Detections:
 
 @runtime_checkable
 class Detector(Protocol):
-    def detect(self, image: np.ndarray) -> Detections:
-        """Find animals on one ``(H, W, 3)`` uint8 RGB frame."""
+    def detect(self, image: np.ndarray | None, frame: int | None = None) -> Detections:
+        """Find animals on one ``(H, W, 3)`` uint8 RGB frame, frame number ``frame`` of the video.
+
+        A detector that looks its boxes up by frame (`BoxFileDetector`) sets ``needs_image = False``
+        and is given None for the image, so no frame is decoded for it.
+        """
+
+
+def detect_frame(detector: Detector, frames, frame: int) -> Detections:
+    """``detector``'s boxes on ``frame`` of ``frames``, reading the frame only for a detector that looks."""
+    image = frames.read(frame) if getattr(detector, "needs_image", True) else None
+    return detector.detect(image, frame=frame)
+
+
+def class_names_of(detector) -> dict[int, str]:
+    """Class id -> name, as far as the detector knows them."""
+    return dict(getattr(detector, "class_names", None) or {})
 
 
 def yolo_device(device) -> str:
@@ -70,7 +91,11 @@ class YoloDetector:
         self.confidence, self.classes = confidence, classes
         self.image_size, self.device = image_size, yolo_device(device)
 
-    def detect(self, image: np.ndarray) -> Detections:
+    @property
+    def class_names(self) -> dict[int, str]:
+        return {int(k): str(v) for k, v in (getattr(self.model, "names", None) or {}).items()}
+
+    def detect(self, image: np.ndarray, frame: int | None = None) -> Detections:
         result = self.model.predict(
             np.ascontiguousarray(image[..., ::-1]),  # ultralytics reads numpy images as BGR
             conf=self.confidence,
@@ -83,4 +108,5 @@ class YoloDetector:
         return Detections(
             boxes.xyxy.cpu().numpy().astype(np.float64).reshape(-1, 4),
             boxes.conf.cpu().numpy().astype(np.float64),
+            boxes.cls.cpu().numpy().astype(np.int64),
         )

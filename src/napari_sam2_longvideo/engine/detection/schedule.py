@@ -9,8 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...io.run_folder import DETECTOR_DATA_DIR, DETECTOR_FILE
+from ...io.detections import read_detections_csv
+from .box_file import BoxFileDetector
 from .detector import Detector, YoloDetector
 from .training import train_detector, write_training_set
+
+
+def load_detector(settings, device="cpu") -> Detector | None:
+    """The detector the settings name: ``--detector``'s model, ``--detections``' boxes, or None."""
+    if settings.detections:
+        return BoxFileDetector(
+            read_detections_csv(settings.detections), confidence=settings.detector_conf,
+            classes=settings.detector_classes,
+        )
+    if settings.detector:
+        return YoloDetector(
+            settings.detector, confidence=settings.detector_conf, classes=settings.detector_classes,
+            image_size=settings.detector_imgsz, device=device,
+        )
+    return None
 
 
 class FixedDetector:
@@ -46,10 +63,15 @@ class DetectorSchedule:
         self.settings, self.folder, self.frames = settings, Path(folder), frames
         self.animals, self.device = list(animals), device
         self._detector: Detector | None = None
-        if settings.detector:
+        if settings.detector or settings.detections:
             # loaded now, not at the second chunk: a missing or broken model file is refused before any
             # frame is tracked, however many chunks the run has
-            self._detector = self._load(settings.detector)
+            self._detector = load_detector(settings, device)
+
+    @property
+    def detector(self) -> Detector | None:
+        """The detector loaded so far (None before a trained one exists)."""
+        return self._detector
 
     @property
     def trained_path(self) -> Path:

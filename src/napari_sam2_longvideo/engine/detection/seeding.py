@@ -20,7 +20,7 @@ import numpy as np
 from ...core.chunks import Chunk
 from ...core.geometry import mask_box
 from .assignment import assign_detections
-from .detector import Detector
+from .detector import Detector, detect_frame
 
 
 @dataclass
@@ -37,6 +37,8 @@ class ChunkSeeds:
     detector_conf: dict[tuple[int, int], float] = field(default_factory=dict)  # (frame, animal) -> conf
     reanchored: set[tuple[int, int]] = field(default_factory=set)  # (frame, animal)
     undetected: dict[int, list[int]] = field(default_factory=dict)  # animal -> frames searched in vain
+    # frame -> animal -> `LinkedBox`: a box prompt on every frame of a detector-linked run (--link)
+    linked: dict[int, dict] = field(default_factory=dict)
 
 
 def seed_chunk(
@@ -58,7 +60,7 @@ def seed_chunk(
     # an animal moves at most about its own length between two frames of the clips we see
     max_distance = max_distance or 0.5 * float(np.hypot(frames.height, frames.width))
 
-    found = detector.detect(frames.read(chunk.start))
+    found = detect_frame(detector, frames, chunk.start)
     matches = assign_detections(last_boxes, last_centers, found.boxes, found.confidences, max_distance=max_distance)
     lost = []
     for animal, box in last_boxes.items():
@@ -90,7 +92,7 @@ def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_di
     for frame in range(chunk.start + 1, chunk.stop):
         if not searching:
             break
-        found = detector.detect(frames.read(frame))
+        found = detect_frame(detector, frames, frame)
         priors = {a: b for a, b in last_boxes.items() if a not in searching}
         priors.update({a: None for a in searching})
         matches = assign_detections(priors, last_centers, found.boxes, found.confidences, max_distance=max_distance)
@@ -104,3 +106,20 @@ def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_di
             seeds.detector_conf[(frame, animal)] = match.confidence
             searching.remove(animal)
     seeds.undetected = {a: f for a, f in seeds.undetected.items() if f}
+
+
+def first_frame_with(detector: Detector, frames, animals) -> tuple[int, dict[int, np.ndarray]] | None:
+    """The first frame where ``detector`` finds as many animals as ``animals`` holds, and a box for each
+    (the most confident ones, numbered left to right, then top to bottom); None when no frame has them.
+
+    This prompts a run that has no clicks (``--animals N`` with a detector): the video's first frame
+    often shows fewer animals than there are (one still in its shelter, two touching).
+    """
+    animals = list(animals)
+    for frame in range(len(frames)):
+        found = detect_frame(detector, frames, frame)
+        if len(found) >= len(animals):
+            best = np.argsort(-np.asarray(found.confidences), kind="stable")[: len(animals)]
+            boxes = sorted((found.boxes[i] for i in best), key=lambda b: (b[0], b[1]))
+            return frame, dict(zip(animals, boxes))
+    return None

@@ -170,6 +170,13 @@ class ContrastSession:
         self._resolved.pop(frame, None)
 
     def add_box(self, frame, animal, box_xyxy):
+        if self.backend.model is None:  # a run prompted by boxes alone: the animal's side from the box's
+            # middle, which a box drawn around an animal has on the animal
+            x0, y0, x1, y1 = np.asarray(box_xyxy, float)
+            inside = np.zeros(self.shape, bool)
+            cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, max(1.0, (x1 - x0) / 6), max(1.0, (y1 - y0) / 6)
+            inside[max(0, int(cy - ry)) : int(cy + ry) + 1, max(0, int(cx - rx)) : int(cx + rx) + 1] = True
+            self.backend.learn_side(self.frames.read_grey(frame), inside)
         self.boxes.setdefault(frame, {})[animal] = np.asarray(box_xyxy, float)
         self._resolved.pop(frame, None)
 
@@ -188,7 +195,8 @@ class ContrastSession:
                 blobs = self.backend.blobs(self.frames, frame)
                 for animal, box in self.boxes.get(frame, {}).items():
                     prompted[animal] = _blob_in_box(blobs, box, self.shape)
-                prompted.update(self._blobs_at_points(blobs, frame))
+                if self.points.get(frame):  # a frame may hold boxes only
+                    prompted.update(self._blobs_at_points(blobs, frame))
             self._resolved[frame] = prompted
         return self._resolved[frame]
 
