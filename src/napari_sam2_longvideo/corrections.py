@@ -24,7 +24,7 @@ from .engine.review import LOW_SCORE, Episode, find_episodes
 from .errors import UserInputError
 from .io.correction_history import CorrectionHistory, block_ranges, restore
 from .io.excerpt import FirstFrames
-from .io.export import frame_times_of, write_labels_tiff, write_tracks_csv
+from .io.export import write_labels_tiff, write_tracks_csv, written_context
 from .io.files import write_atomically
 from .io.frames import open_frames
 from .io.prompts import Prompts
@@ -261,7 +261,7 @@ def _replace_records(store: LabelStore, backup, records: np.ndarray, start: int,
 def _write_exports(folder: RunFolder, store: LabelStore, changed: tuple[int, int]) -> None:
     """``labels.tif`` (only frames ``changed`` compressed anew; the other pages copied) and ``tracks.csv``."""
     write_labels_tiff(store, folder.labels_path, changed=changed)
-    write_tracks_csv(store.records(), folder.tracks_path, frame_times_of(folder.tracks_path))
+    write_tracks_csv(store.records(), folder.tracks_path, *written_context(folder.tracks_path))
 
 
 def _finish(folder: RunFolder, metadata: dict, store: LabelStore, history, entry: dict, began: float) -> dict:

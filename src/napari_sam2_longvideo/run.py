@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .core.chunks import chunk_plan
 from .core.records import label_dtype
-from .errors import UserInputError
 from .engine.backends.base import SegmentationBackend
 from .engine.detection.detector import class_names_of
 from .engine.detection.linking import TRACKER_OPTIONS, BoxLinker, LinkSchedule
@@ -22,9 +21,10 @@ from .engine.detection.schedule import DetectorSchedule, load_detector
 from .engine.detection.seeding import first_frame_with
 from .engine.events import ChunkDone, ResultsWritten
 from .engine.tracker import track
+from .errors import UserInputError
+from .io.detections import read_detections_csv
 from .io.excerpt import FirstFrames
 from .io.export import write_labels_tiff, write_tracks_csv
-from .io.detections import read_detections_csv
 from .io.frames import open_frames
 from .io.prompts import Prompts
 from .io.run_folder import RunFolder, package_versions

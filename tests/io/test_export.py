@@ -3,7 +3,8 @@
 import numpy as np
 import tifffile
 
-from napari_sam2_longvideo.io.export import write_labels_tiff
+from napari_sam2_longvideo.core.records import TRACK_DTYPE
+from napari_sam2_longvideo.io.export import write_labels_tiff, write_tracks_csv, written_context
 
 
 def labels(seed, num_frames=40):
@@ -38,3 +39,17 @@ def test_an_old_file_of_another_shape_or_none_at_all_is_written_whole(tmp_path):
     assert np.array_equal(tifffile.imread(tmp_path / "labels.tif"), labels(1))
     write_labels_tiff(labels(1), tmp_path / "new.tif", changed=(0, 5))
     assert np.array_equal(tifffile.imread(tmp_path / "new.tif"), labels(1))
+
+
+def test_tracks_csv_rewritten_from_its_own_context_is_the_same_file(tmp_path):
+    """A correction rewrites tracks.csv from the records alone: the times and class names come back
+    from the file it replaces."""
+    records = np.zeros(6, TRACK_DTYPE)
+    records["frame"], records["animal"] = [0, 0, 1, 1, 2, 2], [1, 2, 1, 2, 1, 2]
+    records["class_id"] = [0, 3, 0, 3, 0, 3]
+    records["centroid_y"][2] = np.nan
+    times = np.array([0.0, 0.033367, 0.066733])
+    first = write_tracks_csv(records, tmp_path / "first.csv", times, {0: "mouse", 3: "rat"})
+    again = write_tracks_csv(records, tmp_path / "again.csv", *written_context(first))
+    assert again.read_bytes() == first.read_bytes()
+    assert written_context(write_tracks_csv(records, tmp_path / "bare.csv")) == (None, {})

@@ -152,15 +152,20 @@ def write_tracks_csv(
     return path
 
 
-def frame_times_of(tracks_path: str | Path) -> np.ndarray | None:
-    """The ``time_s`` of every frame as an earlier `write_tracks_csv` wrote it, or None where it wrote
-    none: what rewriting ``tracks.csv`` (after a correction) keeps without opening the video again."""
-    table = pd.read_csv(tracks_path, usecols=["frame", "time_s"])
-    if table["time_s"].isna().all():
-        return None
-    times = np.full(int(table["frame"].max()) + 1, np.nan)
-    times[table["frame"].to_numpy()] = table["time_s"].to_numpy(np.float64)
-    return times
+def written_context(tracks_path: str | Path) -> tuple[np.ndarray | None, dict[int, str]]:
+    """What an earlier `write_tracks_csv` took besides the records: each frame's ``time_s`` (None where
+    it wrote none) and the class names. Rewriting ``tracks.csv`` after a correction keeps them without
+    opening the video or the detector again."""
+    table = pd.read_csv(tracks_path, keep_default_na=False, na_values={"time_s": [""]})
+    times = None
+    if "time_s" in table and table["time_s"].notna().any():
+        times = np.full(int(table["frame"].max()) + 1, np.nan)
+        times[table["frame"].to_numpy()] = table["time_s"].to_numpy(np.float64)
+    names = {}
+    if {"class_id", "class_name"} <= set(table.columns):
+        named = table[table["class_name"] != ""]
+        names = dict(zip(named["class_id"].astype(int).tolist(), named["class_name"].astype(str).tolist()))
+    return times, names
 
 
 def _cells(column: np.ndarray) -> list:

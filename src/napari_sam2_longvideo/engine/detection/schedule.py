@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...io.run_folder import DETECTOR_DATA_DIR, DETECTOR_FILE
 from ...io.detections import read_detections_csv
+from ...io.run_folder import DETECTOR_DATA_DIR, DETECTOR_FILE
 from .box_file import BoxFileDetector
 from .detector import Detector, YoloDetector
 from .training import train_detector, write_training_set
