@@ -120,6 +120,17 @@ def test_tracking_over_several_chunks_gives_labels_and_records_for_every_frame(t
     assert ((records["score"] >= 0) & (records["score"] <= 1)).all()
 
 
+def test_an_animal_first_prompted_after_the_chunk_start_is_tracked_on_the_cpu(tmp_path, backend, clip):
+    """Tracking back from a later prompt reads memory with no object pointer in it: SAM2's bfloat16
+    memory features then met float32 weights on the CPU and the run failed."""
+    first, later = clip.center_prompts(0)[0], clip.center_prompts(3)[1]
+    store = LabelStore.create(tmp_path / "s", clip.truth.shape, label_dtype([1, 2]), chunk_plan(30, 12))
+    list(track(open_frames(clip.frames), Prompts([first, later], source="test"), backend, store))
+    records = store.records()
+    assert len(records) == 60 and set(records["animal"]) == {1, 2}
+    assert records[(records["animal"] == 2) & (records["frame"] == 3)]["prompted"].all()
+
+
 def test_resuming_with_sam2_equals_an_uninterrupted_run(tmp_path, backend, clip):
     prompts = prompts_for(clip)
     frames = open_frames(clip.frames)

@@ -155,13 +155,36 @@ class SAM2Session:
 
     def propagate(self, from_frame: int, reverse: bool = False) -> Iterator[FramePrediction]:
         with torch.inference_mode(), autocast_for(self.device):
+            # the prompts' memory is made here (SAM2 would make it first thing in propagate_in_video,
+            # finding nothing left to do then), so that it can be kept in full precision before use
+            self.predictor.propagate_in_video_preflight(self.state)
+            self._memory_in_full_precision()
             for local, obj_ids, video_res in self.predictor.propagate_in_video(
                 self.state, start_frame_idx=self._local(from_frame), reverse=reverse
             ):
+                self._memory_in_full_precision()
                 scores = self._object_scores(local)
                 logits = video_res[:, 0].float().cpu().numpy()
                 self._prune(local, reverse)
                 yield FramePrediction(self.start + local, tuple(obj_ids), logits, scores)
+
+    def _memory_in_full_precision(self) -> None:
+        """Without autocast (CPU, MPS), keep the memory bank in float32.
+
+        SAM2 stores every frame's memory features as bfloat16 to halve their size. Read back beside
+        float32 object pointers they are promoted, but where a frame's memory holds no pointer (an
+        animal first prompted after the session's first frame, tracked backward from there) they reach
+        a float32 layer as bfloat16 and PyTorch refuses ("mat1 and mat2 must have the same dtype").
+        bfloat16 to float32 is exact, so frames SAM2 could track already are tracked the same.
+        """
+        if self.device.type == "cuda":
+            return
+        for outputs in self.state["output_dict_per_obj"].values():
+            for stored in (outputs["cond_frame_outputs"], outputs["non_cond_frame_outputs"]):
+                for out in stored.values():
+                    features = out.get("maskmem_features")
+                    if features is not None and features.dtype == torch.bfloat16:
+                        out["maskmem_features"] = features.float()
 
     def _object_scores(self, local: int) -> np.ndarray:
         """SAM2's own belief that each object is visible on the frame (sigmoid of its object score)."""
