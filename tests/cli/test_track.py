@@ -79,9 +79,10 @@ def test_track_writes_labels_tracks_and_run_metadata(tmp_path, clip_files):
     assert len(rows) == 24 * 2
     assert list(rows[0]) == [
         "frame", "animal", "area", "centroid_y", "centroid_x", "score", "lost", "merged", "prompted",
-        "reanchored", "detector_conf", "jumped", "time_s",
+        "reanchored", "detector_conf", "jumped", "time_s", "track_id", "class_id", "track_score", "class_name",
     ]
     assert {r["time_s"] for r in rows} == {""}  # a folder of frames has no frame rate
+    assert {r["class_name"] for r in rows} == {""}  # clicks, not a detector
     assert {r["animal"] for r in rows} == {"1", "2"}
 
     run = json.loads((out / "run.json").read_text())

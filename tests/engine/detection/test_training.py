@@ -71,7 +71,7 @@ def test_a_detector_trained_from_its_yaml_is_saved_loaded_and_runs(tmp_path, cli
 def test_train_detector_in_a_run_trains_after_the_first_frames_and_seeds_later_chunks(tmp_path, clip, monkeypatch):
     seen = []
     detect = YoloDetector.detect
-    monkeypatch.setattr(YoloDetector, "detect", lambda self, image: seen.append(self.weights.name) or detect(self, image))
+    monkeypatch.setattr(YoloDetector, "detect", lambda self, image, frame=None: seen.append(self.weights.name) or detect(self, image, frame))
     prompts = Prompts(clip.center_prompts(0), source="test")
     settings = TrackSettings(
         chunk_size=10, train_detector=True, train_frames=10, detector_epochs=1, detector_imgsz=64,

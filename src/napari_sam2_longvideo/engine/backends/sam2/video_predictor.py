@@ -155,27 +155,29 @@ class SAM2Session:
 
     def propagate(self, from_frame: int, reverse: bool = False) -> Iterator[FramePrediction]:
         with torch.inference_mode(), autocast_for(self.device):
-            # the prompts' memory is made here (SAM2 would make it first thing in propagate_in_video,
-            # finding nothing left to do then), so that it can be kept in full precision before use
-            self.predictor.propagate_in_video_preflight(self.state)
-            self._memory_in_full_precision()
+            if reverse:
+                # the prompts' memory is made here (SAM2 would make it first thing in propagate_in_video,
+                # finding nothing left to do then), so that it can be kept in full precision before use
+                self.predictor.propagate_in_video_preflight(self.state)
+                self._memory_in_full_precision()
             for local, obj_ids, video_res in self.predictor.propagate_in_video(
                 self.state, start_frame_idx=self._local(from_frame), reverse=reverse
             ):
-                self._memory_in_full_precision()
+                if reverse:
+                    self._memory_in_full_precision()
                 scores = self._object_scores(local)
                 logits = video_res[:, 0].float().cpu().numpy()
                 self._prune(local, reverse)
                 yield FramePrediction(self.start + local, tuple(obj_ids), logits, scores)
 
     def _memory_in_full_precision(self) -> None:
-        """Without autocast (CPU, MPS), keep the memory bank in float32.
+        """Without autocast (CPU, MPS), keep the memory bank in float32 while tracking backward.
 
         SAM2 stores every frame's memory features as bfloat16 to halve their size. Read back beside
-        float32 object pointers they are promoted, but where a frame's memory holds no pointer (an
-        animal first prompted after the session's first frame, tracked backward from there) they reach
-        a float32 layer as bfloat16 and PyTorch refuses ("mat1 and mat2 must have the same dtype").
-        bfloat16 to float32 is exact, so frames SAM2 could track already are tracked the same.
+        float32 object pointers they are promoted, but tracking backward from an animal's first prompt
+        (one after the session's first frame) reads no pointer of an earlier prompted frame: then they
+        reach a float32 layer as bfloat16 and PyTorch refuses ("mat1 and mat2 must have the same
+        dtype"). Forward passes are left exactly as SAM2 runs them.
         """
         if self.device.type == "cuda":
             return
