@@ -6,7 +6,20 @@ Anything else that escapes is a bug in this package.
 
 
 class UserInputError(Exception):
-    """Bad input from the user: a path, a prompt, a setting. The message names it and the fix."""
+    """Bad input from the user: a path, a prompt, a setting. The message names it and the fix.
+
+    Parameters
+    ----------
+    message : str
+        The message, in the command line's words (its options: ``--overwrite``, ``--out``).
+    gui : str, optional
+        The same message in the napari widget's words (its controls: "tick *start over*"), where the
+        two differ by more than the names of the settings.
+    """
+
+    def __init__(self, message: str = "", *args, gui: str | None = None):
+        super().__init__(message, *args)
+        self.gui = gui
 
 
 class FrameIndexError(UserInputError, IndexError):

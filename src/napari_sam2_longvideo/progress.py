@@ -13,7 +13,15 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from .engine.events import ChunkDone, DetectorTraining, FrameTracked, ResultsWritten, RunFinished, RunStarted
+from .engine.events import (
+    ChunkDone,
+    DetectorTraining,
+    FrameTracked,
+    Preparing,
+    ResultsWritten,
+    RunFinished,
+    RunStarted,
+)
 
 
 class RunProgress:
@@ -35,7 +43,7 @@ class RunProgress:
     frames_saved, chunks_done : int
         Frames and chunks in finished chunks, on disk: what a stopped run keeps.
     status : str
-        What the run does instead of tracking frames, e.g. "training the detector: epoch 3 of 30"; empty
+        What the run does instead of tracking frames, e.g. "loading the SAM2 model" or "training the detector: epoch 3 of 30"; empty
         while it tracks.
     at_chunk_end : bool
         The last event finished a chunk: stopping here loses no tracked frame.
@@ -65,7 +73,10 @@ class RunProgress:
     def update(self, event) -> list[str]:
         """Take in the next event; return the notes worth telling the user once (a lost animal)."""
         self.at_chunk_end = False
-        if isinstance(event, RunStarted):
+        if isinstance(event, Preparing):
+            self.status = event.step
+            self._last_frame = None  # the next frame's wait is this step, not tracking
+        elif isinstance(event, RunStarted):
             self.total_frames, self.num_chunks = event.total_frames, event.num_chunks
             self.frames_done = self.frames_saved = event.frames_done
             self.chunks_done = -(-event.frames_done // self.chunk_size)
@@ -120,7 +131,7 @@ class RunProgress:
     def text(self) -> str:
         """One line: ``chunk 2 of 5 · 12.5 frames/s · 3 min 20 s left``."""
         if not self.total_frames:
-            return "starting"
+            return self.status or "starting"
         return " · ".join(part for part in (f"chunk {self.chunk} of {self.num_chunks}", self.status or self.speed())
                           if part)
 

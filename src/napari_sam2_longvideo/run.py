@@ -19,7 +19,7 @@ from .engine.detection.detector import class_names_of
 from .engine.detection.linking import TRACKER_OPTIONS, BoxLinker, LinkSchedule
 from .engine.detection.schedule import DetectorSchedule, load_detector
 from .engine.detection.seeding import first_frame_with
-from .engine.events import ChunkDone, ResultsWritten
+from .engine.events import ChunkDone, Preparing, ResultsWritten
 from .engine.tracker import track
 from .errors import UserInputError
 from .io.detections import read_detections_csv
@@ -73,17 +73,24 @@ def run_tracking(
     backend : SegmentationBackend, optional
         Defaults to the one ``settings`` names.
     """
+    if not isinstance(source, FrameSource):
+        yield Preparing("opening the video")  # a long video is indexed first
     frames, fingerprint = _checked_inputs(source, prompts, settings, out)
     animals = run_animals(prompts, settings)
     lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched
     try:
         # the user's detector is loaded before the folder is prepared: a bad model file changes nothing
         links, detectors = None, None
+        if settings.detector:
+            yield Preparing("loading the detector")
         if settings.link != "none":
             links = _link_schedule(settings, frames, animals, backend)
         else:
             detectors = _detector_schedule(settings, lock.folder, frames, animals, backend)
-        start_boxes = _start_boxes(detectors, frames, animals) if not len(prompts) and links is None else None
+        start_boxes = None
+        if not len(prompts) and links is None:
+            yield Preparing("looking for the first frame where the detector finds every animal")
+            start_boxes = _start_boxes(detectors, frames, animals)
         folder, resuming = RunFolder.prepare(
             out, video=frames.fingerprint(), prompts=fingerprint, settings=settings, overwrite=overwrite
         )
@@ -98,7 +105,13 @@ def run_tracking(
         earlier = folder.read_metadata() if resuming else None
         owned = backend is None  # a backend made here is closed here; one given is the caller's to close
         try:
-            backend = backend or make_backend(settings, frames, folder.path, download_progress)
+            if backend is None:
+                yield Preparing(f"loading the {settings.backend} model" if settings.backend == "sam2"
+                                else "starting the contrast backend")
+                backend = make_backend(settings, frames, folder.path, download_progress)
+            step = getattr(backend, "preparing", lambda: None)()  # work its first frame waits for
+            if step:
+                yield Preparing(step)
             try:
                 yield from _track_into(
                     folder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,

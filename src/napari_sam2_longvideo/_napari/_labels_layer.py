@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dask.array as da
 import numpy as np
-from napari.layers import Labels
+from napari.layers import Labels, Points
 
 from ..core.records import label_dtype
 from ..engine.events import ChunkDone, ResultsWritten, RunStarted
@@ -42,25 +42,38 @@ class ResultsLayer:
         """The layer for a run of ``image`` into ``run_folder``: the layer already showing that folder, if any.
 
         It shows what an earlier run left there (unless the run starts over, which deletes it) or a
-        blank, until the run's `RunStarted`.
+        blank, until the run's `RunStarted`; it is shown, on top of the other labels.
         """
         frames, height, width = image.data.shape[:3]
         shape = (min(frames, settings.max_frames or frames), height, width)
         data = None if overwrite else _earlier_store(run_folder, shape)
         if data is None:
             data = da.zeros(shape, dtype=label_dtype(animals), chunks=(1, height, width))
+        active = viewer.layers.selection.active
         for layer in viewer.layers:  # an earlier Track's layer, or the folder opened with the reader
             if isinstance(layer, Labels) and _same_folder(layer.metadata.get("run_folder"), run_folder):
-                layer.data = data
-                return cls(layer, run_folder, added_now=False)
-        active = viewer.layers.selection.active
-        kwargs = {**labels_layer_kwargs(f"{image.name} labels", run_folder), "axis_labels": image.axis_labels}
-        layer = viewer.add_labels(data, scale=image.scale, translate=image.translate, **kwargs)
-        # just above the video, under the prompts, so clicks stay visible; the selected layer stays selected
-        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(image) + 1)
-        if active is not None:
-            viewer.layers.selection.active = active
-        return cls(layer, run_folder, added_now=True)
+                layer.data = data  # replaced in place: one layer per folder, never "labels [1]"
+                results = cls(layer, run_folder, added_now=False)
+                break
+        else:
+            name = f"{image.name} labels"
+            if name in viewer.layers:  # another folder's run of the same video: named by its folder
+                name = f"{image.name} labels ({Path(run_folder).name})"
+            kwargs = {**labels_layer_kwargs(name, run_folder), "axis_labels": image.axis_labels}
+            layer = viewer.add_labels(data, scale=image.scale, translate=image.translate, **kwargs)
+            results = cls(layer, run_folder, added_now=True)
+        results.bring_to_front(viewer)
+        if active is not None and active in viewer.layers:
+            viewer.layers.selection.active = active  # the selected layer (the prompts) stays selected
+        return results
+
+    def bring_to_front(self, viewer) -> None:
+        """Shown, above every image and labels layer (an earlier run's too), under the points, so the
+        labels filling in are the ones seen and the clicks stay visible."""
+        self.layer.visible = True
+        viewer.layers.move(viewer.layers.index(self.layer), len(viewer.layers))
+        for points in [layer for layer in viewer.layers if isinstance(layer, Points)]:
+            viewer.layers.move(viewer.layers.index(points), len(viewer.layers))
 
     def update(self, event) -> None:
         """Follow the run: its store once it exists, each chunk as it is saved."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import napari
 import tifffile
 
 from ..errors import UserInputError
@@ -52,7 +53,12 @@ def read_video(path) -> list[tuple]:
 
 
 def video_layer_data(frames, name: str, source: str | None) -> tuple:
-    """Layer data tuple of a `FrameSource`; ``source`` is the path the tracking worker opens again."""
+    """Layer data tuple of a `FrameSource`; ``source`` is the path the tracking worker opens again.
+
+    The viewer shows its frame 0 once the layer is added (napari would show the middle frame, and the
+    first clicks would land there).
+    """
+    when_added(frames, lambda viewer, _layer: viewer.dims.set_current_step(0, 0))
     metadata = {"video": source, "video_info": frames.info}
     # contrast limits given, so napari never scans the video to find them
     kwargs = {"name": name, "rgb": True, "contrast_limits": (0, 255), "axis_labels": AXIS_LABELS,
@@ -69,11 +75,40 @@ def read_run_folder(path) -> list[tuple]:
     """
     path = _single_path(path)
     store = LabelStore.open(path, read_only=True)  # a run of an earlier version: a message what to do
-    layers = [(store.labels, labels_layer_kwargs(f"{path.name} labels", path), "labels")]
+    labels = store.labels
+    layers = [(labels, labels_layer_kwargs(f"{path.name} labels", path), "labels")]
     rows = _prompt_rows(path)
+    first_frame = min((row[0] for row in rows), default=0)
+    when_added(labels, lambda viewer, _layer: viewer.dims.set_current_step(0, first_frame))
     if rows:
-        layers.append(prompts_layer_data(Prompts(rows, source=str(path)), f"{path.name} prompts", store.shape[1:]))
+        data = prompts_layer_data(Prompts(rows, source=str(path)), f"{path.name} prompts", store.shape[1:])
+        when_added(data[0], _ready_to_click)
+        layers.append(data)
     return layers
+
+
+def when_added(data, callback) -> None:
+    """Call ``callback(viewer, layer)`` once the current viewer adds a layer holding ``data``.
+
+    A reader returns layer data, not layers: what napari does on adding a layer (show the middle
+    frame, pan/zoom mode) can only be changed afterwards. Without a viewer (a script), nothing is done.
+    """
+    viewer = napari.current_viewer()
+    if viewer is None:
+        return
+
+    def on_inserted(event) -> None:
+        if event.value.data is data:
+            viewer.layers.events.inserted.disconnect(on_inserted)
+            callback(viewer, event.value)
+
+    viewer.layers.events.inserted.connect(on_inserted)
+
+
+def _ready_to_click(viewer, layer) -> None:
+    """A reopened run's prompts: selected and in add mode, so the next click adds a prompt."""
+    viewer.layers.selection.active = layer
+    layer.mode = "add"
 
 
 def labels_layer_kwargs(name: str, run_folder) -> dict:

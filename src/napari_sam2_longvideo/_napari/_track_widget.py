@@ -2,13 +2,13 @@
 
 The engine's generator runs in a napari thread worker (`_worker.tracking_events`); layers, the
 progress bar and notifications change only in the handlers of the worker's signals, which Qt calls
-on the main thread.
+on the main thread. The settings scroll; the buttons, the progress bar and the status line below them
+never do. `add_panel` turns the dock into tabs, for panels that belong beside it (review).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from pathlib import Path
 
@@ -16,18 +16,21 @@ import napari
 from magicgui.widgets import CheckBox, FileEdit, PushButton
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QFileDialog, QLabel, QProgressBar, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QProgressBar, QTabWidget, QVBoxLayout, QWidget
 
 from ..engine.events import ResultsWritten
 from ..errors import UserInputError
-from ..io.export import write_tracks_csv
-from ..io.run_folder import STORE_DIR, TRACKS_FILE
-from ..io.store import LabelStore
+from ..io.prompts import Prompts
 from ..progress import RunProgress
+from ..run import run_animals
+from ._export_panel import ExportButtons
+from ._gui_words import gui_message
 from ._labels_layer import ResultsLayer
 from ._layout import collapsible, heading, hint, row, scrolling
 from ._prompts_layer import prompts_from_layer
 from ._prompts_panel import PEN_HELP, PromptsPanel
+from ._run_mode import MODE_HELP, ModeChooser
+from ._run_view import RunView
 from ._settings_form import SECTION_TITLES, SettingsForm
 from ._worker import DownloadRelay, TrackingFailed, tracking_events
 
@@ -64,42 +67,78 @@ class TrackWidget(QWidget):
         self.video, self.prompts, self.animal, self.negative = (
             self.prompting.video, self.prompting.prompts, self.prompting.animal, self.prompting.negative
         )
+        self.mode = ModeChooser(self.form)
+        self.mode_help = hint(MODE_HELP[self.mode.value])
+        self.pen_help = hint(PEN_HELP)
         self.out = FileEdit(label="output folder", mode="d", nullable=True)
         self.overwrite = CheckBox(text="start over (discard the run in that folder)")
         self.track_button, self.cancel_button = PushButton(text="Track"), PushButton(text="Cancel", enabled=False)
-        self.export_button = PushButton(text="Export tracks.csv…")
+        self.exports = ExportButtons(self._folder, lambda: self.video.value, show_info, self._show_error)
         self.progress_bar, self.status = QProgressBar(), QLabel("")
         self.status.setWordWrap(True)
+        self.run_view = RunView(self)
 
         tracking = self.form.sections["tracking"]
         tracking.extend([self.out, self.overwrite])
-        QVBoxLayout(self).addWidget(scrolling(
-            heading("Video and prompts"), self.prompting.native, hint(PEN_HELP),
-            heading(SECTION_TITLES["tracking"]), tracking.native,
-            *(collapsible(SECTION_TITLES[name], self.form.sections[name].native) for name in COLLAPSED_SECTIONS),
-            row(self.track_button.native, self.cancel_button.native), self.progress_bar, self.status,
-            self.export_button.native,
-        ))
+        self.sections = {name: collapsible(SECTION_TITLES[name], self.form.sections[name].native)
+                         for name in COLLAPSED_SECTIONS}
+        settings = scrolling(
+            heading("Video and prompts"), self.mode.native, self.mode_help, self.prompting.native, self.pen_help,
+            heading(SECTION_TITLES["tracking"]), tracking.native, *self.sections.values(),
+        )
+        # below the scroll area: always in view, however many sections are unfolded
+        self.track_page = QWidget()
+        page = QVBoxLayout(self.track_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.addWidget(settings, stretch=1)
+        for part in (row(self.track_button.native, self.cancel_button.native), self.progress_bar, self.status,
+                     self.exports.widget):
+            page.addWidget(part)
+        self._pages = QVBoxLayout(self)
+        self._pages.setContentsMargins(0, 0, 0, 0)
+        self._pages.addWidget(self.track_page)
+        self.tabs: QTabWidget | None = None
 
         self.track_button.changed.connect(self.track)
         self.cancel_button.changed.connect(self.cancel)
-        self.export_button.changed.connect(lambda: self.export_tracks())
+        self.mode.changed.connect(self._on_mode)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.reset_choices()
+
+    def add_panel(self, title: str, panel: QWidget) -> None:
+        """Show ``panel`` as a tab beside the tracking controls (the first call makes the tabs)."""
+        if self.tabs is None:
+            self.tabs = QTabWidget()
+            self._pages.removeWidget(self.track_page)
+            self.tabs.addTab(self.track_page, "Track")
+            self._pages.addWidget(self.tabs)
+        self.tabs.addTab(panel, title)
 
     def reset_choices(self, event=None) -> None:
         """Refresh the layer choices; napari calls this when layers are added, removed or renamed."""
         self.prompting.reset_choices()
 
     def _on_layer_inserted(self, event) -> None:
-        """A run folder just opened is the one to resume or export from."""
+        """A run folder just opened is the one to resume or export from, with its settings."""
         run_folder = event.value.metadata.get("run_folder")
         if run_folder and self.worker is None:
             self.out.value = run_folder
+            self.run_view.show_run(Path(run_folder))
+
+    def _on_mode(self, mode: str) -> None:
+        self.mode_help.setText(f"<small>{MODE_HELP[mode]}</small>")
+        clicks = self.mode.uses_clicks
+        self.prompting.enabled = clicks  # the prompts layer is not read in the detector modes
+        self.pen_help.setVisible(clicks)
+        if not clicks:
+            self.sections["detector"].expand(animate=False)
 
     def make_prompts_layer(self):
-        """A new prompts layer over the chosen video, in add mode (the "New prompts" button)."""
+        """A prompts layer over the chosen video, in add mode (the "New prompts" button)."""
         return self.prompting.make_prompts_layer()
+
+    def _folder(self) -> Path | None:
+        return Path(self.out.value) if self.out.value and str(self.out.value) not in ("", ".") else None
 
     # -- running -----------------------------------------------------------------------------------
     def settings(self):
@@ -112,10 +151,13 @@ class TrackWidget(QWidget):
             return
         try:
             image, prompts, settings, out = self._run_inputs()
+            if not self.overwrite.value and self.run_view.is_finished(out, image, prompts, settings):
+                return
+            animals = run_animals(prompts, settings)
         except UserInputError as error:
             self._show_error(error)
             return
-        self.results = ResultsLayer.for_run(self.viewer, image, out, prompts.animals, settings, self.overwrite.value)
+        self.results = ResultsLayer.for_run(self.viewer, image, out, animals, settings, self.overwrite.value)
         self.progress = RunProgress(settings.chunk_size)
         self._stop = threading.Event()
         source = image.metadata.get("video") or image.data
@@ -129,7 +171,8 @@ class TrackWidget(QWidget):
         self.worker.finished.connect(self._on_finished)
         self.destroyed.connect(self._stop.set)  # the dock closed mid-run: stop at the next frame
         self._set_running(True)
-        self.status.setText("opening the video and loading the model…")
+        self.progress_bar.setRange(0, 0)  # busy until the run knows its size
+        self.status.setText("starting…")
         self.worker.start()
 
     def _run_inputs(self):
@@ -140,15 +183,20 @@ class TrackWidget(QWidget):
             )
         if image.multiscale or image.ndim != 3:
             raise UserInputError(f"Layer '{image.name}' is not a video of (frame, y, x) frames; choose another.")
-        if points is None:
+        self.mode.check()
+        if self.mode.uses_clicks and points is None:
             raise UserInputError("No prompts: press 'New prompts' and click once on each animal.")
         settings = self.form.settings()
         frames, height, width = image.data.shape[:3]
         frames = min(frames, settings.max_frames or frames)
-        prompts = prompts_from_layer(points, image).validate(frames, height, width, f"layer '{image.name}'")
-        if self.out.value is None or str(self.out.value) in ("", "."):
+        if self.mode.uses_clicks:
+            prompts = prompts_from_layer(points, image).validate(frames, height, width, f"layer '{image.name}'")
+        else:
+            prompts = Prompts([], source="no clicks: the detector finds the animals")
+        out = self._folder()
+        if out is None:
             raise UserInputError("Choose an output folder: the labels, tracks.csv and what resuming needs go there.")
-        return image, prompts, settings, Path(self.out.value)
+        return image, prompts, settings, out
 
     def cancel(self) -> None:
         """Stop at the next frame; finished chunks stay on disk and Track resumes after them."""
@@ -165,11 +213,11 @@ class TrackWidget(QWidget):
         if self.results is not None:
             self.results.update(event)
         if self.progress.total_frames:
-            self.progress_bar.setMaximum(self.progress.total_frames)
+            self.progress_bar.setRange(0, self.progress.total_frames)
             self.progress_bar.setValue(self.progress.frames_done)
             self.progress_bar.setFormat("%v of %m frames")
-            if not self._stop.is_set():
-                self.status.setText(self.progress.text())
+        if not self._stop.is_set():
+            self.status.setText(self.progress.text())
         if isinstance(event, ResultsWritten):
             self.status.setText(f"Done: {event.labels.name}, {event.tracks.name} and {event.metadata.name} "
                                 f"are in {event.labels.parent}")
@@ -192,40 +240,42 @@ class TrackWidget(QWidget):
                 f"{self.out.value}; Track resumes after them. The full error is in the console."
             )
         self._show_error(error)
+        self._show_saved()
 
     def _on_finished(self) -> None:
         self._set_running(False)
         self.worker = None
         if self._stop.is_set():
+            progress = self.progress
+            lost = progress.frames_done - progress.frames_saved
+            unsaved = f" ({lost} frame{'s' * (lost != 1)} of the unfinished chunk are not kept)" if lost else ""
             self.status.setText(
-                f"Stopped: {self.progress.frames_saved} of {self.progress.total_frames} frames are saved in "
-                f"{self.out.value}. Track resumes after them."
+                f"Stopped: {progress.frames_saved} of {progress.total_frames} frames are saved in "
+                f"{self.out.value}{unsaved}. Track resumes after them."
             )
+            self._show_saved()
+
+    def _show_saved(self) -> None:
+        """The bar at what is on disk: a stopped or failed run keeps its finished chunks only."""
+        if self.progress.total_frames:
+            self.progress_bar.setRange(0, self.progress.total_frames)
+            self.progress_bar.setValue(self.progress.frames_saved)
+            self.progress_bar.setFormat("%v of %m frames saved")
+        else:
+            self.progress_bar.setRange(0, 1)
+            self.progress_bar.reset()
 
     def _show_error(self, error: Exception) -> None:
-        """Show the engine's message, with the command line's option names put as this form names them."""
-        labels = {f"--{name.replace('_', '-')}": widget.label for name, widget in self.form.widgets.items()}
-        labels.update({"--overwrite": "start over", "--out": "output folder"})
-        message = re.sub(
-            r"(--[a-z][a-z-]*)(?: [A-Z]+\b)?",  # "--checkpoint PATH" -> 'checkpoint file'
-            lambda match: f"'{labels[match[1]]}'" if match[1] in labels else match[0], str(error),
-        )
+        """Show the engine's message in the form's words (its controls, never command-line options)."""
+        message = gui_message(error, self.form.widgets)
         self.status.setText(message)
         show_error(message)
 
     # -- export ------------------------------------------------------------------------------------
     def export_tracks(self, path=None) -> Path | None:
         """Write the run's per-frame table (finished chunks so far) to ``path``, asked for when None."""
-        folder = Path(self.out.value) if self.out.value else None
-        if folder is None or not (folder / STORE_DIR).is_dir():
-            where = folder or "the output folder"
-            self._show_error(UserInputError(f"Nothing is tracked in {where} yet: choose a run folder, or Track."))
-            return None
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Export tracks", str(folder / TRACKS_FILE), "CSV (*.csv)")
-            if not path:
-                return None
-        records = LabelStore.open(folder, read_only=True).records()
-        written = write_tracks_csv(records, path)
-        show_info(f"Wrote {written}: {len(records)} rows (frame, animal, area, centroid, score, flags).")
-        return written
+        return self.exports.export_tracks(path)
+
+    def export_formats(self, formats) -> list[Path]:
+        """The finished run as ``formats`` (sleap, dlc, nwb, movement, coco) into its ``exports`` folder."""
+        return self.exports.export_formats(list(formats))

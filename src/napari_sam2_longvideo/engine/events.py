@@ -1,5 +1,7 @@
 """What a run reports as it goes: the events the engine yields and the callers show.
 
+`run.run_tracking` first yields a `Preparing` for each slow start-up step (opening the video, loading
+the model or the detector, learning the contrast backend's floor), each naming what comes next. Then
 `engine.tracker.track` yields, in order: one `RunStarted`; per chunk not already on disk, a
 `FrameTracked` for each of its frames and a `ChunkDone` once the chunk is saved, with `DetectorTraining`
 per epoch between two chunks when a detector is trained; and one `RunFinished`. `run.run_tracking`
@@ -14,6 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.chunks import Chunk
+
+
+@dataclass(frozen=True)
+class Preparing:
+    """A start-up step is about to begin; no frame is tracked until it is done.
+
+    The time it takes is not tracking time: a rate counted over it would make the first estimate of
+    the time left far too long.
+
+    Parameters
+    ----------
+    step : str
+        What the run does now, as a person would say it: "opening the video", "loading the SAM2
+        model", "learning the floor from the video".
+    """
+
+    step: str
 
 
 @dataclass(frozen=True)
@@ -143,4 +162,4 @@ class ResultsWritten:
     metadata: Path
 
 
-Event = RunStarted | FrameTracked | ChunkDone | DetectorTraining | RunFinished | ResultsWritten
+Event = Preparing | RunStarted | FrameTracked | ChunkDone | DetectorTraining | RunFinished | ResultsWritten

@@ -104,9 +104,11 @@ class RunFolder:
             return folder, False
         differences = _differences(earlier, video, prompts, settings)
         if differences:
+            held = f"Output folder {folder.path} holds a run of {'; '.join(differences)}."
             raise UserInputError(
-                f"Output folder {folder.path} holds a run of {'; '.join(differences)}. "
-                "Pass --overwrite to start over there, or choose another --out."
+                f"{held} Pass --overwrite to start over there, or choose another --out.",
+                gui=f"{held} To track here anyway, tick 'start over' ({_what_starting_over_loses(earlier)}), "
+                "or choose another output folder.",
             )
         return folder, folder.store_path.exists()
 
@@ -129,7 +131,9 @@ class RunFolder:
             return json.loads(self.run_path.read_text())
         except ValueError as error:
             raise UserInputError(
-                f"{self.run_path} is damaged ({error}); pass --overwrite to start the run over."
+                f"{self.run_path} is damaged ({error}); pass --overwrite to start the run over.",
+                gui=f"{self.run_path} is damaged ({error}); tick 'start over' to track again there (that "
+                "discards what the folder holds), or choose another output folder.",
             ) from error
 
     def write_metadata(self, values: dict) -> None:
@@ -169,6 +173,16 @@ def _differences(earlier: dict, video: dict, prompts: str, settings: TrackSettin
     if changed:
         found.append("other settings (" + ", ".join(changed) + ")")
     return found
+
+
+def _what_starting_over_loses(earlier: dict) -> str:
+    """"that discards its 400 tracked frames": what a run's metadata says starting over throws away."""
+    frames = _frames_tracked(earlier.get("video", {}))
+    chunk_size = earlier.get("settings", {}).get("chunk_size") or frames
+    done = min(frames, int(earlier.get("chunks_done", 0)) * chunk_size)
+    if earlier.get("status") == "finished":
+        return f"that discards its finished result, all {frames} frames"
+    return f"that discards the {done} of {frames} frames tracked there" if done else "nothing tracked there is lost"
 
 
 def _whole_video(fingerprint: dict) -> dict:

@@ -92,7 +92,11 @@ class BackendSession(Protocol):
 
 @runtime_checkable
 class SegmentationBackend(Protocol):
-    """Makes sessions; `describe` says what ran, for ``run.json``; `close` frees what sessions shared."""
+    """Makes sessions; `describe` says what ran, for ``run.json``; `close` frees what sessions shared.
+
+    A backend may also have ``preparing() -> str | None``: the slow work its first session does before
+    its first frame ("learning the floor from the video"), which the run reports as a `Preparing` event.
+    """
 
     name: str
 

@@ -83,6 +83,10 @@ class ContrastBackend:
         return {"backend": self.name, "arena": self.settings.arena, "threshold": self.settings.threshold,
                 "min_area": self.settings.min_area}
 
+    def preparing(self) -> str | None:
+        """What the first propagation does before its first frame, for the progress display."""
+        return "learning the floor from the video" if self.model is None else None
+
     @property
     def dark(self) -> bool | None:
         return None if self.model is None else self.model.dark
