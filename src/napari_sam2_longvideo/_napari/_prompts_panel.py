@@ -72,6 +72,7 @@ class PromptsPanel(Container):
             self.video.value = layer
         elif is_prompts_layer(layer):
             self.prompts.value = layer
+            layer.mode = "add"  # ready to click: napari adds points layers in pan/zoom mode
 
     def _adopt(self, layer: Points) -> None:
         adopt(layer)
@@ -85,14 +86,24 @@ class PromptsPanel(Container):
         if image is None:
             show_error("Open a video first (drag it into napari), then press 'New prompts'.")
             return None
-        data, kwargs, _ = prompts_layer_data(None, f"{image.name} prompts", image.data.shape[1:3])
-        kwargs["axis_labels"] = image.axis_labels
-        layer = self.viewer.add_points(data, scale=image.scale, translate=image.translate, **kwargs)
+        layer = self._empty_prompts_layer()
+        if layer is None:
+            data, kwargs, _ = prompts_layer_data(None, f"{image.name} prompts", image.data.shape[1:3])
+            kwargs["axis_labels"] = image.axis_labels
+            layer = self.viewer.add_points(data, scale=image.scale, translate=image.translate, **kwargs)
         self.prompts.value = layer
         self._update_pen()
         layer.mode = "add"
         self.viewer.layers.selection.active = layer
         return layer
+
+    def _empty_prompts_layer(self) -> Points | None:
+        """A prompts layer with no points yet (the chosen one first): pressed again, "New prompts"
+        goes on with it rather than adding a second empty layer."""
+        chosen = self.prompts.value
+        layers = [chosen] if is_prompts_layer(chosen) else []
+        layers += [layer for layer in reversed(self.viewer.layers) if is_prompts_layer(layer)]
+        return next((layer for layer in layers if not len(layer.data)), None)
 
     def _show_pen(self, layer=None) -> None:
         """Show the chosen prompts layer's pen (each layer keeps its own) and its first prompts."""

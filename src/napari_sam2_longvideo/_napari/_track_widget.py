@@ -248,10 +248,11 @@ class TrackWidget(QWidget):
         if self._stop.is_set():
             progress = self.progress
             lost = progress.frames_done - progress.frames_saved
-            unsaved = f" ({lost} frame{'s' * (lost != 1)} of the unfinished chunk are not kept)" if lost else ""
+            unsaved = (f" The {lost} frame{'s' * (lost != 1)} tracked since, in an unfinished chunk, "
+                       f"{'are' if lost != 1 else 'is'} not kept.") if lost else ""
             self.status.setText(
                 f"Stopped: {progress.frames_saved} of {progress.total_frames} frames are saved in "
-                f"{self.out.value}{unsaved}. Track resumes after them."
+                f"{self.out.value}; Track resumes after them.{unsaved}"
             )
             self._show_saved()
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from qtpy.QtCore import QObject, Signal
 
 from ..engine.backends.base import SegmentationBackend
+from ..engine.events import Preparing
 from ..io.frames import open_frames
 from ..io.prompts import Prompts
 from ..io.source import FrameSource
@@ -52,6 +53,8 @@ def tracking_events(
         ``(bytes_done, bytes_total)``, called while SAM2's weights download.
     """
     try:
+        if not isinstance(video, FrameSource):
+            yield Preparing("opening the video")  # a long video is indexed first
         frames = open_frames(video)
         try:
             backend = backend_factory(settings) if backend_factory is not None else None
