@@ -1,0 +1,121 @@
+"""The widget's mode choice (clicks, detector + tracker, detector-prompted) runs what the command line
+runs with the same options; its exports write tracks.csv with frame times and the field's formats."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_sam2_longvideo.cli import main
+from napari_sam2_longvideo.io.detections import write_detections_csv
+from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
+from napari_sam2_longvideo.testing.truth_backend import TruthBackend
+from tests.cli.test_linked_tracking import noisy_boxes
+from tests.io.test_exports import FPS, write_clip_video
+
+PLUGIN = "napari-sam2-longvideo"
+
+
+@pytest.fixture(scope="module")
+def boxes_clip(tmp_path_factory):
+    """A generated clip as a frame folder, and truth-derived boxes (shuffled, 10% missed, false ones)."""
+    clip = crossing_ellipses(num_frames=40)
+    folder = tmp_path_factory.mktemp("clip")
+    video = write_frame_folder(clip, folder / "frames")
+    boxes = write_detections_csv(folder / "boxes.csv", noisy_boxes(clip.truth))
+    return clip, video, boxes
+
+
+@pytest.mark.parametrize(("mode", "flags"), [
+    ("linked", ["--link", "botsort"]),
+    ("detector", []),
+])
+def test_a_detector_mode_runs_what_the_command_line_runs(
+    viewer, widget, boxes_clip, wait_for_run, errors_shown, mode, flags, tmp_path
+):
+    clip, video, boxes = boxes_clip
+    common = ["--detections", str(boxes), "--animals", "2", "--backend", "contrast", "--chunk-size", "20"]
+    assert main(["track", str(video), *common, *flags, "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+
+    viewer.open(video, plugin=PLUGIN)
+    widget.mode.value = mode
+    assert not widget.prompting.enabled  # no clicks read in this mode
+    widget.track()
+    assert "needs a detector: choose a 'YOLO model' file or a 'boxes CSV'" in errors_shown[-1]
+    fields = widget.form.widgets
+    fields["detections"].value = boxes
+    widget.track()
+    assert "set 'animals' under Detector" in errors_shown[-1]
+    fields["animals"].value, fields["backend"].value, fields["chunk_size"].value = 2, "contrast", 20
+    if flags:
+        fields["link"].value = flags[1]
+        assert widget.mode.value == "linked"
+    widget.out.value = tmp_path / "widget"
+    widget.track()
+    wait_for_run(widget)
+    assert widget.status.text().startswith("Done"), widget.status.text()
+    labels = tifffile.imread(tmp_path / "widget" / "labels.tif")
+    np.testing.assert_array_equal(labels, tifffile.imread(tmp_path / "cli" / "labels.tif"))
+    assert set(np.unique(labels)) == {0, 1, 2}
+
+    widget.mode.value = "clicks"  # back to clicks: no link, the prompts read again
+    assert fields["link"].value == "none" and widget.prompting.enabled
+
+
+def test_a_reopened_linked_run_shows_its_mode(viewer, widget, boxes_clip, tmp_path):
+    _clip, video, boxes = boxes_clip
+    assert main(["track", str(video), "--detections", str(boxes), "--animals", "2", "--link", "bytetrack",
+                 "--backend", "contrast", "--out", str(tmp_path / "run"), "--quiet", "--max-frames", "10"]) == 0
+    viewer.open(tmp_path / "run", plugin=PLUGIN)
+    assert widget.mode.value == "linked" and widget.form.widgets["link"].value == "bytetrack"
+    assert widget.form.widgets["animals"].value == 2
+
+
+@pytest.fixture
+def video_run(viewer, widget, wait_for_run, tmp_path):
+    """A finished truth-backend run of a 25 frames/s video opened in the viewer."""
+    clip = crossing_ellipses(num_frames=20, height=48, width=64)
+    video = write_clip_video(clip, tmp_path / "clip.mp4")
+    viewer.open(video, plugin=PLUGIN)
+    layer = widget.make_prompts_layer()
+    layer.add([[0, y, x] for _f, y, x, _a, _p in clip.center_prompts(0)])
+    layer.features["animal"] = [1, 2]
+    widget.backend_factory = lambda settings: TruthBackend(clip)
+    widget.form.widgets["chunk_size"].value = 10
+    widget.out.value = tmp_path / "run"
+    widget.track()
+    wait_for_run(widget)
+    assert widget.status.text().startswith("Done")
+    return tmp_path / "run"
+
+
+def test_export_tracks_writes_the_frame_times(widget, video_run, tmp_path):
+    exported = widget.export_tracks(tmp_path / "elsewhere.csv")
+    rows = list(csv.DictReader(exported.open()))
+    assert [float(row["time_s"]) for row in rows if row["animal"] == "1"] == pytest.approx(
+        [frame / FPS for frame in range(20)], abs=1e-6
+    )
+    assert exported.read_text() == (video_run / "tracks.csv").read_text()
+    (video_run / "tracks.csv").unlink()  # a run not finished yet has none: the times come from the video
+    assert widget.export_tracks(tmp_path / "again.csv").read_text() == exported.read_text()
+
+
+def test_the_export_menu_writes_each_format(widget, video_run):
+    menu = widget.exports.formats_button.menu()
+    titles = [action.text() for action in menu.actions() if action.text()]
+    assert titles == ["SLEAP analysis (.h5)", "DeepLabCut (.csv)", "NWB with ndx-pose (.nwb)",
+                      "movement (netCDF .nc)", "COCO instance masks (.json)", "all of them"]
+    menu.actions()[0].trigger()  # SLEAP
+    assert [path.suffix for path in (video_run / "exports").iterdir()] == [".h5"]
+    written = widget.export_formats(["dlc", "coco"])
+    assert sorted(path.suffix for path in written) == [".csv", ".json"]
+    assert all(path.parent == video_run / "exports" and path.stat().st_size for path in written)
+
+
+def test_exporting_before_any_run_says_what_to_do(widget, errors_shown, tmp_path):
+    widget.out.value = tmp_path / "nothing"
+    assert widget.export_formats(["sleap"]) == []
+    assert "Nothing is tracked in" in errors_shown[-1] and "--" not in errors_shown[-1]
