@@ -71,6 +71,7 @@ def test_clicks_add_points_for_the_current_animal_coloured_as_its_label_will_be(
 def test_each_prompts_layer_keeps_its_own_pen(viewer, widget, video):
     first = widget.make_prompts_layer()
     widget.animal.value = 4
+    first.add([0, 5, 5])  # an empty layer would be reused by New prompts
     widget.make_prompts_layer()
     assert widget.animal.value == 1
     widget.prompts.value = first

@@ -18,6 +18,7 @@ def test_a_full_run_with_the_truth_backend_labels_the_prompted_animals(
     viewer, widget, generated, use_generated, wait_for_run, monkeypatch, tmp_path
 ):
     widget.backend_factory = lambda settings: TruthBackend(generated)
+    widget.frame_interval_s = 0  # every tracked frame reported, to see them all
     use_generated(widget, tmp_path / "run")
     seen = []
 

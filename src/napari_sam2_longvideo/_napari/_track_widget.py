@@ -50,6 +50,10 @@ class TrackWidget(QWidget):
         name; tests give a deterministic one.
     """
 
+    # the most often the worker reports a tracked frame: each report costs the main thread, and the
+    # viewer lagged at every frame (benchmarks/slider.py, docs/benchmarks.md)
+    frame_interval_s = 0.1
+
     def __init__(self, viewer: napari.viewer.Viewer, backend_factory=None):
         super().__init__()
         self.viewer = viewer
@@ -164,7 +168,7 @@ class TrackWidget(QWidget):
         self.worker = create_worker(
             tracking_events, source, prompts, settings, out, self._stop, overwrite=self.overwrite.value,
             backend_factory=self.backend_factory, download_progress=self._relay,
-            _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
+            frame_interval_s=self.frame_interval_s, _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
         )
         self.worker.yielded.connect(self._on_event)
         self.worker.errored.connect(self._on_error)

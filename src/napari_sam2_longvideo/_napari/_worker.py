@@ -8,13 +8,17 @@ generator in the worker thread, so its ``finally`` blocks run at once (the run i
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 
 from qtpy.QtCore import QObject, Signal
 
 from ..engine.backends.base import SegmentationBackend
-from ..engine.events import Preparing
+from ..engine.events import FrameTracked, Preparing
 from ..io.frames import open_frames
 from ..io.prompts import Prompts
 from ..io.source import FrameSource
@@ -32,6 +36,7 @@ def tracking_events(
     overwrite: bool = False,
     backend_factory: Callable[[TrackSettings], SegmentationBackend] | None = None,
     download_progress: Callable[[int, int | None], None] | None = None,
+    frame_interval_s: float = 0.0,
 ) -> Iterator:
     """Yield `run_tracking`'s events; return after the first event that follows ``stop`` being set.
 
@@ -52,6 +57,12 @@ def tracking_events(
     download_progress : callable, optional
         ``(bytes_done, bytes_total)``, called while SAM2's weights download.
     """
+    with _yielding_the_cpu():
+        yield from _run(video, prompts, settings, out, stop, overwrite, backend_factory, download_progress,
+                        frame_interval_s)
+
+
+def _run(video, prompts, settings, out, stop, overwrite, backend_factory, download_progress, frame_interval_s):
     try:
         if not isinstance(video, FrameSource):
             yield Preparing("opening the video")  # a long video is indexed first
@@ -63,10 +74,7 @@ def tracking_events(
                 download_progress=download_progress,
             )
             try:
-                for event in events:
-                    yield event
-                    if stop.is_set():
-                        return
+                yield from _thinned(events, stop, frame_interval_s)
             finally:
                 events.close()
         finally:
@@ -74,6 +82,63 @@ def tracking_events(
                 frames.close()
     except RuntimeError as error:  # torch's errors (CUDA out of memory, ...) are RuntimeErrors
         raise TrackingFailed(error) from error
+
+
+# How much less this thread (and the processes it starts, the contrast backend's blob finder) counts
+# for the scheduler than the viewer's thread: on a busy machine the viewer gets the cores first.
+NICENESS = 10
+
+
+@contextmanager
+def _yielding_the_cpu():
+    """Run the body at a lower scheduling priority for this thread, on Linux (where a priority is per
+    thread; elsewhere nothing changes).
+
+    napari's pool reuses the thread for other work afterwards, so this is done only where the thread
+    may take its priority back (root, or a ``RLIMIT_NICE`` that allows it).
+    """
+    thread = threading.get_native_id()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, thread) if sys.platform.startswith("linux") else None
+    except OSError:
+        before = None
+    if before is None or not _may_raise_priority_to(before):
+        yield
+        return
+    os.setpriority(os.PRIO_PROCESS, thread, min(19, before + NICENESS))
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, thread, before)
+
+
+def _may_raise_priority_to(nice: int) -> bool:
+    import resource
+
+    return os.geteuid() == 0 or 20 - resource.getrlimit(resource.RLIMIT_NICE)[0] <= nice
+
+
+def _thinned(events, stop: threading.Event, interval_s: float) -> Iterator:
+    """``events`` until the first after ``stop`` is set, with at most one `FrameTracked` per ``interval_s``.
+
+    Each event handed over costs the main thread a signal, a progress update and a repaint; at a few
+    hundred frames a second that is what makes the time slider lag. The last `FrameTracked` held back
+    goes out before any other event and on stopping, so the counts shown are never behind.
+    """
+    held, last = None, float("-inf")
+    for event in events:
+        if isinstance(event, FrameTracked):
+            now = time.perf_counter()
+            if now - last < interval_s and not stop.is_set():
+                held = event
+                continue
+            held, last = None, now
+        elif held is not None:
+            yield held
+            held = None
+        yield event
+        if stop.is_set():
+            return
 
 
 class TrackingFailed(Exception):
