@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from napari_sam2_longvideo.core.chunks import Chunk
 from napari_sam2_longvideo.engine.events import (
     ChunkDone,
@@ -111,3 +113,22 @@ def test_a_quiet_bar_draws_nothing():
 
 def test_durations_read_as_a_person_says_them():
     assert [duration(s) for s in (4.4, 200, 7500)] == ["4 s", "3 min 20 s", "2 h 05 min"]
+
+
+def test_start_up_steps_are_the_status_and_their_time_is_not_tracking_time():
+    from napari_sam2_longvideo.engine.events import Preparing
+
+    clock = FakeClock()
+    progress = RunProgress(chunk_size=100, clock=clock)
+    progress.update(Preparing("opening the video"))
+    assert progress.text() == "opening the video"
+    progress.update(Preparing("learning the floor from the video"))
+    progress.update(RunStarted(1000, 10, 0))
+    assert progress.text() == "chunk 1 of 10 · learning the floor from the video"
+    clock.now += 5  # the floor
+    progress.update(FrameTracked(0, 1, 1000))
+    assert progress.text() == "chunk 1 of 10" and progress.frames_per_second is None
+    clock.now += 0.1
+    progress.update(FrameTracked(1, 2, 1000))
+    assert progress.frames_per_second == pytest.approx(10.0)  # one frame in 0.1 s: the 5 s of start-up are not in it
+    assert progress.text() == "chunk 1 of 10 · 10 frames/s · 1 min 40 s left"

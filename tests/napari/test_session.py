@@ -226,3 +226,19 @@ def test_a_review_panel_can_be_docked_beside_as_a_tab(widget):
     widget.add_panel("Review", panel)
     assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == ["Track", "Review"]
     assert widget.tabs.widget(0) is widget.track_page
+
+
+def test_start_over_into_a_folder_not_shown_keeps_the_forms_settings(
+    viewer, widget, generated, use_generated, wait_for_run, errors_shown, tmp_path
+):
+    for _ in run_tracking(generated.frames, Prompts(generated.center_prompts(0)), TrackSettings(chunk_size=20),
+                          tmp_path / "run", backend=TruthBackend(generated)):
+        pass
+    widget.backend_factory = lambda settings: TruthBackend(generated)
+    use_generated(widget, tmp_path / "run", chunk_size=10)
+    widget.overwrite.value = True
+    widget.track()  # adds the folder's layer: not taken for a run folder the user opened
+    wait_for_run(widget)
+    assert not errors_shown and widget.status.text().startswith("Done")
+    assert LabelStore.open(tmp_path / "run").chunk_size == 10
+    assert not widget.overwrite.value  # ticked for one Track: the next one resumes

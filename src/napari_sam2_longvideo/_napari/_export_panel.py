@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import QFileDialog, QMenu, QPushButton, QToolButton, QWidget
+from qtpy.QtWidgets import QFileDialog, QMenu, QPushButton, QWidget
 
 from ..errors import UserInputError
 from ..io.export import write_tracks_csv, written_context
@@ -28,7 +28,7 @@ FORMAT_TITLES = {
 
 
 class ExportButtons:
-    """"Export tracks.csv…" and "Export as ▾" (a menu of formats), for the run in ``folder()``.
+    """"Export tracks.csv…" and "Export as…" (a menu of formats), for the run in ``folder()``.
 
     Parameters
     ----------
@@ -44,10 +44,8 @@ class ExportButtons:
         self.folder, self.video, self.report, self.fail = folder, video, report, fail
         self.tracks_button = QPushButton("Export tracks.csv…")
         self.tracks_button.setToolTip("the per-frame table of the finished chunks so far, where you choose")
-        self.formats_button = QToolButton()
-        self.formats_button.setText("Export as ▾")
+        self.formats_button = QPushButton("Export as…")
         self.formats_button.setToolTip("a finished run in the formats the field reads, into RUN/exports")
-        self.formats_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.formats_button)
         for name, title in FORMAT_TITLES.items():
             menu.addAction(title, lambda name=name: self.export_formats([name]))

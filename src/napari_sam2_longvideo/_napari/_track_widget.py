@@ -16,7 +16,7 @@ import napari
 from magicgui.widgets import CheckBox, FileEdit, PushButton
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtWidgets import QLabel, QProgressBar, QTabWidget, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QLabel, QProgressBar, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 from ..engine.events import ResultsWritten
 from ..errors import UserInputError
@@ -62,6 +62,7 @@ class TrackWidget(QWidget):
         self.worker = None
         self.progress = RunProgress(self.form.widgets["chunk_size"].value)
         self.results: ResultsLayer | None = None
+        self._adding_results = False
         self._stop = threading.Event()
         self._relay = DownloadRelay()
         self._relay.progressed.connect(self._on_download)
@@ -93,13 +94,16 @@ class TrackWidget(QWidget):
         # below the scroll area: always in view, however many sections are unfolded
         self.track_page = QWidget()
         page = QVBoxLayout(self.track_page)
-        page.setContentsMargins(0, 0, 0, 0)
+        margins = settings.widget().layout().contentsMargins()  # the footer lines up with the settings
+        page.setContentsMargins(margins.left(), 0, margins.right(), margins.bottom())
         page.addWidget(settings, stretch=1)
         for part in (row(self.track_button.native, self.cancel_button.native), self.progress_bar, self.status,
                      self.exports.widget):
             page.addWidget(part)
         self._pages = QVBoxLayout(self)
         self._pages.setContentsMargins(0, 0, 0, 0)
+        # napari pads a dock that does not expand with a stretch, which the settings should have had
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self._pages.addWidget(self.track_page)
         self.tabs: QTabWidget | None = None
 
@@ -125,7 +129,7 @@ class TrackWidget(QWidget):
     def _on_layer_inserted(self, event) -> None:
         """A run folder just opened is the one to resume or export from, with its settings."""
         run_folder = event.value.metadata.get("run_folder")
-        if run_folder and self.worker is None:
+        if run_folder and self.worker is None and not self._adding_results:
             self.out.value = run_folder
             self.run_view.show_run(Path(run_folder))
 
@@ -161,12 +165,17 @@ class TrackWidget(QWidget):
         except UserInputError as error:
             self._show_error(error)
             return
-        self.results = ResultsLayer.for_run(self.viewer, image, out, animals, settings, self.overwrite.value)
+        overwrite = self.overwrite.value
+        self._adding_results = True  # the layer Track adds is no run folder opened by the user
+        try:
+            self.results = ResultsLayer.for_run(self.viewer, image, out, animals, settings, overwrite)
+        finally:
+            self._adding_results = False
         self.progress = RunProgress(settings.chunk_size)
         self._stop = threading.Event()
         source = image.metadata.get("video") or image.data
         self.worker = create_worker(
-            tracking_events, source, prompts, settings, out, self._stop, overwrite=self.overwrite.value,
+            tracking_events, source, prompts, settings, out, self._stop, overwrite=overwrite,
             backend_factory=self.backend_factory, download_progress=self._relay,
             frame_interval_s=self.frame_interval_s, _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
         )
@@ -174,6 +183,7 @@ class TrackWidget(QWidget):
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self.destroyed.connect(self._stop.set)  # the dock closed mid-run: stop at the next frame
+        self.overwrite.value = False  # done once: a Track after Cancel resumes rather than starting over again
         self._set_running(True)
         self.progress_bar.setRange(0, 0)  # busy until the run knows its size
         self.status.setText("starting…")
@@ -249,15 +259,17 @@ class TrackWidget(QWidget):
     def _on_finished(self) -> None:
         self._set_running(False)
         self.worker = None
-        if self._stop.is_set():
+        if self._stop.is_set() and self.progress.results is None:  # Cancel came after the last frame: done
             progress = self.progress
             lost = progress.frames_done - progress.frames_saved
             unsaved = (f" The {lost} frame{'s' * (lost != 1)} tracked since, in an unfinished chunk, "
                        f"{'are' if lost != 1 else 'is'} not kept.") if lost else ""
-            self.status.setText(
-                f"Stopped: {progress.frames_saved} of {progress.total_frames} frames are saved in "
-                f"{self.out.value}; Track resumes after them.{unsaved}"
-            )
+            if progress.frames_saved:
+                saved = (f"Stopped: {progress.frames_saved} of {progress.total_frames} frames are saved in "
+                         f"{self.out.value}; Track resumes after them.")
+            else:
+                saved = f"Stopped before the first chunk was saved: nothing is kept in {self.out.value}."
+            self.status.setText(saved + unsaved)
             self._show_saved()
 
     def _show_saved(self) -> None:
