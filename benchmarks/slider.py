@@ -6,8 +6,9 @@ A real viewer (shown, so every step is drawn) opens the video through this plugi
 widget gets the two-mice prompts, and each step moves ``viewer.dims`` to another frame, lets Qt handle
 what is queued and repaints the canvas, as a drag of the slider does. The same frames are stepped
 through idle, while the widget tracks the whole video (restarted with *start over* when it ends) as it
-does now (a tracked frame reported at most every `TrackWidget.frame_interval_s`), and while it tracks
-reporting every frame (as before). The three take turns, ``--rounds`` times, so that other work on the
+does now (a tracked frame reported at most every `TrackWidget.frame_interval_s`, the tracking thread at
+a lower priority), reporting every frame at a lower priority, and as before both (every frame reported,
+normal priority). The four take turns, ``--rounds`` times, so that other work on the
 machine falls on all of them alike. Prints a Markdown table for docs/benchmarks.md.
 """
 
@@ -22,6 +23,8 @@ from pathlib import Path
 import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
+
+from napari_sam2_longvideo._napari import _worker
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = REPO.parent / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
@@ -88,14 +91,20 @@ def main() -> None:
             QApplication.processEvents()
             time.sleep(0.05)
 
-    times = {"idle": [], f"while tracking (a frame reported per {thinned} s)": [],
-             "while tracking (every frame reported)": []}
+    niceness = _worker.NICENESS
+    variants = {  # name: (frame interval, niceness of the tracking thread)
+        "idle": None,
+        f"while tracking, now (a frame reported per {thinned} s, nice +{niceness})": (thinned, niceness),
+        f"while tracking, every frame reported, nice +{niceness}": (0.0, niceness),
+        "while tracking, as before (every frame reported, normal priority)": (0.0, 0),
+    }
+    times = {name: [] for name in variants}
     for _ in range(args.rounds):
-        for name, interval in zip(times, (None, thinned, 0.0)):
-            if interval is None:
+        for name, variant in variants.items():
+            if variant is None:
                 times[name] += step_times(viewer, frames)
                 continue
-            widget.frame_interval_s = interval
+            widget.frame_interval_s, _worker.NICENESS = variant
             times[name] += step_times(viewer, frames, keep_tracking)
             finish()
     print(f"video: {args.video} ({total} frames), backend {args.backend}, {args.rounds} rounds of "
@@ -106,7 +115,7 @@ def main() -> None:
         print(summary(name, measured))
     idle = statistics.median(times["idle"])
     print("\nmedian / idle median: " + ", ".join(
-        f"{name}: {statistics.median(measured) / idle:.2f}" for name, measured in times.items()))
+        f"{name}: {statistics.median(measured) / idle:.2f}" for name, measured in times.items()), flush=True)
     viewer.close()
 
 

@@ -43,8 +43,8 @@ class RunProgress:
     frames_saved, chunks_done : int
         Frames and chunks in finished chunks, on disk: what a stopped run keeps.
     status : str
-        What the run does instead of tracking frames, e.g. "loading the SAM2 model" or "training the detector: epoch 3 of 30"; empty
-        while it tracks.
+        What the run does instead of tracking frames, e.g. "loading the SAM2 model" or "training the
+        detector: epoch 3 of 30"; empty while it tracks.
     at_chunk_end : bool
         The last event finished a chunk: stopping here loses no tracked frame.
     finished : bool

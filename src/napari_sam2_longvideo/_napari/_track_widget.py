@@ -177,7 +177,8 @@ class TrackWidget(QWidget):
         self.worker = create_worker(
             tracking_events, source, prompts, settings, out, self._stop, overwrite=overwrite,
             backend_factory=self.backend_factory, download_progress=self._relay,
-            frame_interval_s=self.frame_interval_s, _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
+            frame_interval_s=self.frame_interval_s,
+            _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
         )
         self.worker.yielded.connect(self._on_event)
         self.worker.errored.connect(self._on_error)

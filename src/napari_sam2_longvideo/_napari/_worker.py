@@ -102,7 +102,7 @@ def _yielding_the_cpu():
         before = os.getpriority(os.PRIO_PROCESS, thread) if sys.platform.startswith("linux") else None
     except OSError:
         before = None
-    if before is None or not _may_raise_priority_to(before):
+    if before is None or not NICENESS or not _may_raise_priority_to(before):
         yield
         return
     os.setpriority(os.PRIO_PROCESS, thread, min(19, before + NICENESS))
