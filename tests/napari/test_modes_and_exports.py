@@ -42,7 +42,7 @@ def test_a_detector_mode_runs_what_the_command_line_runs(
 
     viewer.open(video, plugin=PLUGIN)
     widget.mode.value = mode
-    assert not widget.prompting.enabled  # no clicks read in this mode
+    assert not widget.prompts.enabled and widget.video.enabled  # no clicks read in this mode, the video is
     widget.track()
     assert "needs a detector: choose a 'YOLO model' file or a 'boxes CSV'" in errors_shown[-1]
     fields = widget.form.widgets
@@ -62,7 +62,7 @@ def test_a_detector_mode_runs_what_the_command_line_runs(
     assert set(np.unique(labels)) == {0, 1, 2}
 
     widget.mode.value = "clicks"  # back to clicks: no link, the prompts read again
-    assert fields["link"].value == "none" and widget.prompting.enabled
+    assert fields["link"].value == "none" and widget.prompts.enabled
 
 
 def test_a_reopened_linked_run_shows_its_mode(viewer, widget, boxes_clip, tmp_path):

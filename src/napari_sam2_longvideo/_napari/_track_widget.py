@@ -136,7 +136,9 @@ class TrackWidget(QWidget):
     def _on_mode(self, mode: str) -> None:
         self.mode_help.setText(f"<small>{MODE_HELP[mode]}</small>")
         clicks = self.mode.uses_clicks
-        self.prompting.enabled = clicks  # the prompts layer is not read in the detector modes
+        panel = self.prompting  # the video is read in every mode, the prompts only with clicks
+        for control in (panel.prompts, panel.new_prompts, panel.animal, panel.negative):
+            control.enabled = clicks
         self.pen_help.setVisible(clicks)
         if not clicks:
             self.sections["detector"].expand(animate=False)
