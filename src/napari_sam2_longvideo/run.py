@@ -56,7 +56,8 @@ def run_tracking(
     backend: SegmentationBackend | None = None,
     download_progress=None,
 ) -> Iterator:
-    """Track, yielding the tracker's events and finally `ResultsWritten`.
+    """Track, yielding a `Preparing` before each slow start-up step, the tracker's events, and finally
+    `ResultsWritten`.
 
     Parameters
     ----------
