@@ -77,9 +77,9 @@ class CorrectPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for part in (
-            row(self.a.native, self.b.native), row(self.swap_to_end.native, self.swap_to.native),
-            self.swap_button.native,
-            row(self.fix_animal.native, self.fix_button.native),
+            row(QLabel("swap animals"), self.a.native, QLabel("and"), self.b.native),
+            row(self.swap_to_end.native, QLabel("or to frame"), self.swap_to.native), self.swap_button.native,
+            row(QLabel("animal"), self.fix_animal.native, self.fix_button.native),
             hint("Click where the animal really is on this frame (Shift-click: where it is not), for any animals "
                  "that are wrong, then re-track: the others keep their masks."),
             self.retrack_to_end.native, row(self.retrack_button.native, self.cancel_button.native),

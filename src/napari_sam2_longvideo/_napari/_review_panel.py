@@ -25,7 +25,7 @@ from ..errors import UserInputError
 from ..io.run_folder import RunFolder
 from ..io.store import LabelStore
 from ._correct_panel import CorrectPanel
-from ._layout import heading, hint, row
+from ._layout import heading, hint, row, scrolling
 from ._reader import is_run_folder, labels_layer_kwargs
 from ._review_data import animal_series
 from ._review_plot import ReviewPlot
@@ -74,14 +74,14 @@ class ReviewPanel(QWidget):
         self.correcting = CorrectPanel(self, backend_factory)
 
         layout = QVBoxLayout(self)
-        for part in (
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scrolling(
             row(self.folder.native, self.open_button.native), self.summary,
             heading("Doubtful episodes, worst first"), self.table,
             hint(f"Click a row to go there; {NEXT_KEY} / {PREVIOUS_KEY}: next / previous episode."),
             heading("Speed, area and score per animal"), self.plot,
             heading("Correct"), self.correcting,
-        ):
-            layout.addWidget(part)
+        ))
 
         self.open_button.changed.connect(self._open_chosen)
         self.table.cellClicked.connect(lambda index, _column: self.go_to_episode(index))
