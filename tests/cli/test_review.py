@@ -201,3 +201,17 @@ def test_a_moved_video_is_given_with_video_and_another_one_is_refused(run, track
     assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(other)]) == 2
     assert "is not the video the run" in capsys.readouterr().err
     assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(moved)]) == 0
+
+
+def test_review_into_a_pipe_closed_early_ends_quietly(run):
+    """``sam2-longvideo review RUN | head``: the reader stops; no BrokenPipe traceback, exit code 0."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import sys; from napari_sam2_longvideo.cli import main; sys.exit(main())",
+               "review", str(run), "--all"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `head` does once it has its lines: every write after this fails
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
