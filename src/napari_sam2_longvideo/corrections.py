@@ -80,7 +80,7 @@ def swap_animals(out, a: int, b: int, start: int, stop: int | None = None) -> di
                 "--from at most --to, both within them."
             )
         history = CorrectionHistory(folder.path)
-        backup = history.new_backup(store, start)
+        backup = history.new_backup(store, start, {"kind": "swap", "frame": start, "to": stop, "animals": [a, b]})
         for first, end in block_ranges(start, stop + 1, store.block_length):
             backup.keep_frames(first, end)
             store.labels[first:end] = swap_labels(store.labels[first:end], a, b)
@@ -131,7 +131,7 @@ def correct_run(
         owned = backend is None
         backend = backend or make_backend(TrackSettings.from_dict(metadata["settings"]), frames, folder.path)
         history = CorrectionHistory(folder.path)
-        backup = history.new_backup(store, start)
+        backup = history.new_backup(store, start, {"kind": "retrack", "frame": start, "animals": prompts.animals})
         writer = _FrameRewriter(store, backup)
         new_records, rejoined, entry = [], False, None
         old = _OldFrames(store)
@@ -184,8 +184,13 @@ def undo_last(out) -> dict:
 
 
 def corrections_of(out) -> list[dict]:
-    """The corrections in effect in the run in ``out``, oldest first (what undo undoes, last first)."""
-    return CorrectionHistory(_run_folder(out).path).entries()
+    """The corrections in effect in the run in ``out``, oldest first (what undo undoes, last first).
+
+    A correction that was killed before it was logged is among them (``interrupted``), as the next
+    correction or undo will log it.
+    """
+    history = CorrectionHistory(_run_folder(out).path)
+    return history.entries() + history.log_interrupted(write=False)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -202,6 +207,9 @@ def _finished_run(out) -> tuple[RunFolder, dict, LabelStore]:
     folder = _run_folder(out)
     metadata = folder.read_metadata()
     store = LabelStore.open(folder.path)
+    if CorrectionHistory(folder.path).log_interrupted():  # killed mid-way: logged now, so undo takes it back
+        metadata = dict(metadata, corrected=True, corrections=len(CorrectionHistory(folder.path).entries()))
+        folder.write_metadata(metadata)
     if metadata.get("status") != "finished" or not store.complete:
         raise UserInputError(
             f"The run in {folder.path} is not finished (status {metadata.get('status')!r}, "
