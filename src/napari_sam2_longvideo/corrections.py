@@ -20,7 +20,7 @@ import numpy as np
 
 from .engine.corrections import RejoinSettings, reflag_jumps, retrack, swap_labels, swap_records
 from .engine.events import FrameTracked
-from .engine.review import LOW_SCORE, Episode, find_episodes
+from .engine.review import CLOSE_MARGIN, LOW_SCORE, Episode, find_episodes
 from .errors import UserInputError
 from .io.correction_history import CorrectionHistory, block_ranges, restore
 from .io.excerpt import FirstFrames
@@ -48,10 +48,12 @@ class CorrectionWritten:
     entry: dict
 
 
-def review_run(out, low_score: float = LOW_SCORE) -> list[Episode]:
+def review_run(out, low_score: float = LOW_SCORE, close_margin: float = CLOSE_MARGIN) -> list[Episode]:
     """The doubtful episodes of the run in ``out``, worst first, also written to ``out/review.csv``."""
     folder = _run_folder(out)
-    episodes = find_episodes(LabelStore.open(folder.path, read_only=True).records(), low_score=low_score)
+    store = LabelStore.open(folder.path, read_only=True)
+    episodes = find_episodes(store.records(), low_score=low_score, assignments=store.assignments(),
+                             close_margin=close_margin)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(REVIEW_COLUMNS)

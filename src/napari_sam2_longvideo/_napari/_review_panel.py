@@ -121,7 +121,7 @@ class ReviewPanel(QWidget):
         self.records = store.records()
         self.num_frames = store.shape[0]
         self.animals = _run_animals(self.run_folder, self.records)
-        self.episodes = find_episodes(self.records) if len(self.records) else []
+        self.episodes = find_episodes(self.records, assignments=store.assignments()) if len(self.records) else []
         self._fill_table()
         self.plot.show_series(animal_series(self.records, self.num_frames), self.episodes, self.num_frames)
         self.plot.set_frame(self.current_frame())

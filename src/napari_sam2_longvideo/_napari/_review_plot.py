@@ -25,7 +25,7 @@ BACKGROUND, FOREGROUND, GRID = "#262930", "#d1d2d4", "#414851"
 # episodes shaded by reason, faint enough for the lines to show through
 REASON_SHADES = {
     "jumped": "#ff4d4d", "lost": "#b0b0b0", "merged": "#c77dff", "low_score": "#ffd166", "reanchored": "#4dd0e1",
-    "assignment": "#ff9f43",
+    "close_assignment": "#ff9f43",
 }
 SHADE_ALPHA = 0.25
 

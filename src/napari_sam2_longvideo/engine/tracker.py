@@ -91,6 +91,7 @@ def track(
             seeds.reanchored.update((start_boxes[0], a) for a in start_boxes[1])
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
         records = []
+        store.save_assignments(chunk.index, seeds.assignments)  # before the chunk is done: resuming redoes both
         with store.chunk_writer(chunk) as writer:
             for frame, frame_labels, frame_record in _track_chunk(
                 frames, prompts, backend, chunk, seeds, animals, store.dtype
