@@ -5,6 +5,9 @@
 A frame change is timed twice: the plot's own ``set_frame`` (restore the saved bitmap, draw the marker
 lines, blit), and ``viewer.dims.set_current_step`` in a real napari viewer showing a lazy 100k-frame
 Labels layer with the plot following the slider (napari's own slicing and drawing included).
+With ``--panel`` the whole "Review and correct" widget is timed instead, on a run folder of that many
+frames written for it (small 36x64 frames, the synthetic records): opening the run (`show_run`: the
+episodes, the table, the plot, the Tracks layer) and a frame change.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--animals", type=int, default=2)
+    parser.add_argument("--panel", action="store_true", help="time the whole widget on a run folder")
     args = parser.parse_args()
+    if args.panel:
+        return time_panel(args.frames, args.animals)
 
     import napari
     from qtpy.QtWidgets import QApplication
@@ -65,6 +71,43 @@ def main() -> None:
     for name, seconds in timings.items():
         print(f"{name:<52} {seconds * 1000:9.2f} ms")
     viewer.close()
+
+
+def time_panel(frames: int, animals: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_sam2_longvideo.core.chunks import chunk_plan
+    from napari_sam2_longvideo.io.store import LabelStore
+    from tests.napari.test_review_plot import synthetic_records
+
+    records = synthetic_records(frames, animals)
+    with tempfile.TemporaryDirectory() as folder:
+        store = LabelStore.create(Path(folder), (frames, 36, 64), np.uint8, chunk_plan(frames, 1000))
+        for chunk in store.chunks:
+            ours = (records["frame"] >= chunk.start) & (records["frame"] < chunk.stop)
+            store.write_chunk(chunk, np.zeros((len(chunk), 36, 64), np.uint8), records[ours])
+        viewer = napari.Viewer(show=True)
+        _dock, panel = viewer.window.add_plugin_dock_widget("napari-sam2-longvideo", "Review and correct")
+        QApplication.processEvents()
+        began = time.perf_counter()
+        panel.show_run(Path(folder))
+        panel.plot.canvas.draw()
+        QApplication.processEvents()
+        opened = time.perf_counter() - began
+        steps = range(0, frames, max(frames // 200, 1))
+        began = time.perf_counter()
+        for frame in steps:
+            viewer.dims.set_current_step(0, frame)
+            QApplication.processEvents()
+        per_step = (time.perf_counter() - began) / len(steps)
+        print(f"{frames} frames, {animals} animals, {len(panel.episodes)} episodes")
+        print(f"{'show_run (episodes, table, plot, tracks) + draw':<52} {opened * 1000:9.2f} ms")
+        print(f"{'viewer.dims.set_current_step + events, per frame':<52} {per_step * 1000:9.2f} ms")
+        viewer.close()
 
 
 if __name__ == "__main__":

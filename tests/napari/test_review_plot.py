@@ -7,10 +7,16 @@ import time
 
 import numpy as np
 
-from napari_sam2_longvideo._napari._review_data import DRAWN_COLUMNS, animal_series, decimate, tracks_data
+from napari_sam2_longvideo._napari._review_data import (
+    DRAWN_COLUMNS,
+    animal_series,
+    decimate,
+    episode_columns,
+    tracks_data,
+)
 from napari_sam2_longvideo._napari._review_plot import ReviewPlot
 from napari_sam2_longvideo.core.records import TRACK_DTYPE
-from napari_sam2_longvideo.engine.review import find_episodes
+from napari_sam2_longvideo.engine.review import Episode, find_episodes
 
 
 def synthetic_records(frames: int, animals: int = 2, seed: int = 0) -> np.ndarray:
@@ -41,6 +47,19 @@ def test_decimation_keeps_every_peak_within_a_few_thousand_points():
     assert x[0] == 0 and x[-1] == 99_999 and np.all(np.diff(x) >= 0)
     short = np.arange(10.0)
     np.testing.assert_array_equal(decimate(short)[1], short)  # a short series is drawn whole
+
+
+def test_episodes_shade_the_columns_they_touch_however_short():
+    episodes = [Episode(77_777, 77_777, (1,), "lost", 1.0), Episode(10, 20, (1, 2), "merged", 1.0),
+                Episode(0, 99_999, (2,), "low_score", 1.0)]
+    shaded = episode_columns(episodes, 100_000)
+    edges, inside = shaded["lost"]
+    assert len(edges) == len(inside) == DRAWN_COLUMNS + 1 and edges[-1] == 100_000
+    assert np.flatnonzero(inside).tolist() == [77_777 // 50]  # 50 frames a column
+    assert np.flatnonzero(shaded["merged"][1]).tolist() == [0]
+    assert shaded["low_score"][1][:-1].all()
+    edges, inside = episode_columns([Episode(3, 4, (1,), "lost", 1.0)], 10)["lost"]  # short: a column a frame
+    assert edges.tolist() == list(range(11)) and np.flatnonzero(inside).tolist() == [3, 4]
 
 
 def test_series_are_nan_where_lost_and_speed_is_the_centroids_step():

@@ -106,7 +106,10 @@ class CorrectPanel(QWidget):
         if len(host.animals) >= 2 and {self.a.value, self.b.value} - set(host.animals):
             self.a.value, self.b.value = host.animals[:2]
         self.history.clear()
-        entries = corrections_of(host.run_folder) if host.run_folder is not None else []
+        try:
+            entries = corrections_of(host.run_folder) if host.run_folder is not None else []
+        except UserInputError:  # a store without run.json: reviewable, but nothing to correct
+            entries = []
         for number, entry in enumerate(entries, start=1):
             self.history.addItem(f"{number}. {describe(entry)}")
         self.undo_button.enabled = bool(entries) and self.worker is None

@@ -67,12 +67,28 @@ def decimate(values: np.ndarray, columns: int = DRAWN_COLUMNS) -> tuple[np.ndarr
     return np.minimum(x, count - 1), y
 
 
-def episode_spans(episodes) -> dict[str, list[tuple[int, int]]]:
-    """``{reason: [(start, length), ...]}`` of the episodes, as matplotlib's ``broken_barh`` takes them."""
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for episode in episodes:
-        spans.setdefault(episode.reason, []).append((episode.start, episode.frames))
-    return spans
+def episode_columns(episodes, num_frames: int, columns: int = DRAWN_COLUMNS) -> dict[str, tuple]:
+    """``{reason: (edges, inside)}``: the frames cut into at most ``columns`` columns, ``edges`` their
+    starts (and the end), ``inside`` whether an episode of that reason touches each column (and a last
+    False), as matplotlib's ``fill_between(..., where=inside, step="post")`` takes them.
+
+    A one-frame episode in 100k frames still shades its column, and the plot draws a few thousand
+    rectangles however many episodes there are.
+    """
+    width = max(1, -(-num_frames // columns))
+    count = -(-num_frames // width)
+    edges = np.minimum(np.arange(count + 1) * width, num_frames).astype(float)
+    shaded = {}
+    for reason in dict.fromkeys(e.reason for e in episodes):
+        starts = np.array([e.start for e in episodes if e.reason == reason]) // width
+        stops = np.array([e.stop for e in episodes if e.reason == reason]) // width
+        depth = np.zeros(count + 1, int)  # +1 where a stretch of columns begins, -1 after it ends
+        np.add.at(depth, starts, 1)
+        np.add.at(depth, stops + 1, -1)
+        inside = np.cumsum(depth) > 0
+        inside[-1] = False
+        shaded[reason] = (edges, inside)
+    return shaded
 
 
 def tracks_data(records: np.ndarray) -> np.ndarray:

@@ -56,6 +56,7 @@ class ReviewPanel(QWidget):
         self.animals: list[int] = []
         self.num_frames = 0
         self.current_episode = -1
+        self._adding_layer = False
 
         self.folder = FileEdit(label="run folder", mode="d", nullable=True)
         self.open_button = PushButton(text="Review this run")
@@ -136,7 +137,11 @@ class ReviewPanel(QWidget):
             if _run_of(layer) is not None and _run_of(layer).resolve() == run_folder.resolve():
                 return layer
         store = LabelStore.open(run_folder, read_only=True)
-        return self.viewer.add_labels(store.labels, **labels_layer_kwargs(f"{run_folder.name} labels", run_folder))
+        self._adding_layer = True  # shown by the caller, not again by _on_layer_inserted
+        try:
+            return self.viewer.add_labels(store.labels, **labels_layer_kwargs(f"{run_folder.name} labels", run_folder))
+        finally:
+            self._adding_layer = False
 
     def _open_chosen(self) -> None:
         if self.folder.value is None or str(self.folder.value) in ("", "."):
@@ -147,7 +152,9 @@ class ReviewPanel(QWidget):
     def _on_layer_inserted(self, event) -> None:
         """A run folder just opened with the reader is reviewed at once (a Track run, when it finishes)."""
         run_folder = _run_of(event.value)
-        if run_folder is not None and self.correcting.worker is None and _finished(run_folder):
+        if self._adding_layer or run_folder is None or self.correcting.worker is not None:
+            return
+        if _finished(run_folder):
             self.show_run(run_folder, event.value)
 
     # -- moving through the video -----------------------------------------------------------------

@@ -3,9 +3,10 @@
 Drawn with matplotlib on a Qt canvas. Each line is decimated to a min/max pair per column
 (`_review_data.decimate`), so a 100k-frame run draws a few thousand points per line. The current-frame
 marker is *animated*: the figure is drawn once and kept as a bitmap (``copy_from_bbox``); moving the
-marker restores that bitmap and draws only the marker lines (blitting), so following the time slider
-costs well under a millisecond of drawing, however long the video. A click on the plot calls
-``on_frame(frame)``.
+marker restores that bitmap, draws only the marker lines and repaints only the two narrow strips where
+the marker was and is (blitting), so following the time slider costs the same however long the video.
+Episodes are shaded from a per-column mask (`_review_data.episode_columns`): a few thousand rectangles
+at most, not one per episode. A click on the plot calls ``on_frame(frame)``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Callable
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from ._colors import animal_color
-from ._review_data import QUANTITIES, AnimalSeries, decimate, episode_spans
+from ._review_data import QUANTITIES, AnimalSeries, decimate, episode_columns
 
 # napari's dark theme, so the plot sits in the dock without a white block
 BACKGROUND, FOREGROUND, GRID = "#262930", "#d1d2d4", "#414851"
@@ -28,6 +30,7 @@ REASON_SHADES = {
     "close_assignment": "#ff9f43",
 }
 SHADE_ALPHA = 0.25
+STRIP = 3  # pixels repainted either side of the marker line
 
 
 class ReviewPlot(QWidget):
@@ -62,13 +65,13 @@ class ReviewPlot(QWidget):
         """Draw ``series`` over ``num_frames`` frames with ``episodes`` shaded (a full redraw)."""
         self.num_frames = num_frames
         self.lines, self.markers = {}, []
-        spans = episode_spans(episodes)
+        shaded = episode_columns(episodes, num_frames)
         for axis, (quantity, title) in zip(self.axes, QUANTITIES):
             axis.clear()
             _style(axis, title)
-            for reason, bars in spans.items():
-                axis.broken_barh(bars, (0, 1), transform=axis.get_xaxis_transform(),
-                                 facecolors=REASON_SHADES.get(reason, "#888888"), alpha=SHADE_ALPHA, linewidth=0)
+            for reason, (edges, inside) in shaded.items():
+                axis.fill_between(edges, 0, 1, where=inside, step="post", transform=axis.get_xaxis_transform(),
+                                  color=REASON_SHADES.get(reason, "#888888"), alpha=SHADE_ALPHA, linewidth=0)
             for animal in series:
                 x, y = decimate(getattr(animal, quantity))
                 (line,) = axis.plot(x, y, color=animal_color(animal.animal), linewidth=0.9,
@@ -87,6 +90,7 @@ class ReviewPlot(QWidget):
 
     def set_frame(self, frame: int) -> None:
         """Move the current-frame marker to ``frame``: a blit of the marker lines, not a redraw."""
+        before = self._marker_x()
         self.frame = int(frame)
         for marker in self.markers:
             marker.set_xdata([self.frame, self.frame])
@@ -96,7 +100,13 @@ class ReviewPlot(QWidget):
         self.canvas.restore_region(self._background)
         for axis, marker in zip(self.axes, self.markers):
             axis.draw_artist(marker)
-        self.canvas.blit(self.figure.bbox)
+        height = self.figure.bbox.height
+        for x in {before, self._marker_x()}:
+            self.canvas.blit(Bbox.from_extents(x - STRIP, 0, x + STRIP, height))
+
+    def _marker_x(self) -> float:
+        """Where the marker line is, in the figure's pixels."""
+        return float(self.axes[0].transData.transform((self.frame, 0))[0])
 
     def _on_draw(self, event) -> None:
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
