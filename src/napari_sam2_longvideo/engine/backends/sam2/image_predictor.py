@@ -60,7 +60,7 @@ class SAM2BoxSegmenter:
         if not len(boxes):
             return np.zeros((0, height, width), bool)
         with torch.inference_mode(), autocast_for(self.device):
-            self.predictor.set_image(np.ascontiguousarray(image))
+            self.predictor.set_image(np.require(image, requirements=["C", "W"]))  # torch wants writable
             masks, _scores, _ = self.predictor.predict(box=boxes, multimask_output=False)
         self.predictor.reset_predictor()  # the image's features leave memory with the image
         # one box gives (1, H, W), several (N, 1, H, W): SAM2 drops the batch axis of one
