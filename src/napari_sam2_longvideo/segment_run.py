@@ -131,14 +131,23 @@ def run_segment(
         lock.release(remove_empty_folder=created)
 
 
-def _checked_inputs(source, settings: TrackSettings, out) -> tuple[FrameSource, Path]:
-    """Everything that can be checked before the output folder is touched."""
+def check_segment_settings(settings: TrackSettings, frames: FrameSource | None = None) -> TrackSettings:
+    """Raise `UserInputError` unless the settings name boxes for ``frames`` (a detector or a detections
+    file whose boxes are on these frames); return the settings."""
     settings.validate()
     if not (settings.detector or settings.detections):
         raise UserInputError(
             "segment needs boxes to prompt the segmenter: give --detector yolo.pt (an ultralytics model) or "
             "--detections boxes.csv (frame,x0,y0,x1,y1,confidence,class_id)."
         )
+    if settings.detections and frames is not None:
+        read_detections_csv(settings.detections).check_video(len(frames), frames.height, frames.width, frames.path)
+    return settings
+
+
+def _checked_inputs(source, settings: TrackSettings, out) -> tuple[FrameSource, Path]:
+    """Everything that can be checked before the output folder is touched."""
+    check_segment_settings(settings)
     out = RunFolder.check_path(out)
     if settings.overlay:
         check_overlay_path(settings.overlay)
@@ -147,8 +156,7 @@ def _checked_inputs(source, settings: TrackSettings, out) -> tuple[FrameSource, 
 
         check_checkpoint_file(model_spec(settings.model, settings.sam_version), settings.checkpoint)
     frames = source if isinstance(source, FrameSource) else open_images(source)
-    if settings.detections:
-        read_detections_csv(settings.detections).check_video(len(frames), frames.height, frames.width, frames.path)
+    check_segment_settings(settings, frames)
     return frames, out
 
 
