@@ -4,6 +4,7 @@ a boxes CSV give a Labels layer whose features name each object (shown on hover)
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
@@ -91,3 +92,60 @@ def test_mistakes_are_shown_and_nothing_is_added(viewer, segment_widget, qtbot, 
     segment_widget.segment()
     assert "late.csv, box 1 (frame 5)" in errors_shown[-1]
     assert [layer.name for layer in viewer.layers] == ["clip"] and segment_widget.worker is None
+
+
+class FailingSegmenter:
+    def masks_in_boxes(self, image, boxes):
+        raise RuntimeError("CUDA out of memory (pretend)")
+
+    def close(self):
+        pass
+
+
+def test_an_error_in_the_worker_is_shown_and_the_widget_is_ready_again(
+    viewer, segment_widget, qtbot, clip, tmp_path, errors_shown, monkeypatch
+):
+    from napari_sam2_longvideo._napari import _segment_widget
+
+    monkeypatch.setattr(_segment_widget, "make_box_segmenter", lambda settings: FailingSegmenter())
+    image = viewer.add_image(clip.frames, name="clip", rgb=True)
+    run(segment_widget, qtbot, image, boxes_csv(tmp_path / "boxes.csv", clip.truth))
+    assert "CUDA out of memory (pretend)" in errors_shown[-1]
+    assert segment_widget.segment_button.enabled and not segment_widget.cancel_button.enabled
+    assert [layer.name for layer in viewer.layers] == ["clip"]
+
+
+def test_cancel_stops_after_the_current_image_and_keeps_what_is_done(
+    viewer, segment_widget, qtbot, clip, tmp_path, monkeypatch
+):
+    from napari_sam2_longvideo._napari import _segment_widget
+    from napari_sam2_longvideo.engine.backends.contrast.in_box import ContrastBoxSegmenter
+
+    gate = threading.Event()
+
+    class GatedSegmenter(ContrastBoxSegmenter):
+        """Holds every image after the first until Cancel is pressed, as a slow model would."""
+
+        calls = 0
+
+        def masks_in_boxes(self, image, boxes):
+            GatedSegmenter.calls += 1
+            if GatedSegmenter.calls > 1:
+                assert gate.wait(timeout=60), "the test never pressed Cancel"
+            return super().masks_in_boxes(image, boxes)
+
+    monkeypatch.setattr(_segment_widget, "make_box_segmenter", lambda settings: GatedSegmenter())
+    image = viewer.add_image(clip.frames, name="clip", rgb=True)
+    on_event = segment_widget._on_event
+
+    def cancel_after_the_first_image(event):
+        on_event(event)
+        if not isinstance(event, dict) and event.frame == 0:
+            segment_widget.cancel_button.clicked.emit()  # as a press of Cancel
+            gate.set()
+
+    monkeypatch.setattr(segment_widget, "_on_event", cancel_after_the_first_image)
+    run(segment_widget, qtbot, image, boxes_csv(tmp_path / "boxes.csv", clip.truth))
+    features = viewer.layers["clip objects"].features
+    assert list(features["frame"]) == [0, 0, 1, 1]  # the image in hand when Cancel came is finished, no more
+    assert segment_widget.segment_button.enabled

@@ -9,6 +9,7 @@ each label has one row of features.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from ..segment_run import check_segment_settings, make_box_segmenter
 from ..settings import BACKENDS, TrackSettings
 from ._layout import hint
 from ._settings_form import _class_list
+from ._worker import TrackingFailed
 
+logger = logging.getLogger(__name__)
 FEATURE_COLUMNS = ("index", "frame", "label_in_frame", "class_id", "class_name", "confidence", "area")
 
 
@@ -49,16 +52,19 @@ def segmentation_events(frames, settings: TrackSettings, stop: threading.Event, 
     """In the worker thread: the detector's class names first, then each frame's `SegmentedFrame`."""
     from ..engine.devices import pick_device
 
-    detector = load_detector(settings, pick_device(settings.device))
-    yield class_names_of(detector)
-    segmenter = segmenter or make_box_segmenter(settings)
     try:
-        for segmented in segment_frames(frames, detector, segmenter):
-            yield segmented
-            if stop.is_set():
-                return
-    finally:
-        segmenter.close()
+        detector = load_detector(settings, pick_device(settings.device))
+        yield class_names_of(detector)
+        segmenter = segmenter or make_box_segmenter(settings)
+        try:
+            for segmented in segment_frames(frames, detector, segmenter):
+                yield segmented
+                if stop.is_set():
+                    return
+        finally:
+            segmenter.close()
+    except RuntimeError as error:  # torch's (CUDA out of memory, ...): superqt would drop them unwrapped
+        raise TrackingFailed(error) from error
 
 
 class SegmentWidget(QWidget):
@@ -124,9 +130,12 @@ class SegmentWidget(QWidget):
         self._stop.clear()
         self.progress_bar.setRange(0, len(frames))
         self.progress_bar.setValue(0)
-        self.worker = create_worker(segmentation_events, frames, settings, self._stop)
+        self.worker = create_worker(
+            segmentation_events, frames, settings, self._stop,
+            _start_thread=False, _ignore_errors=True,  # errors are reported in _on_error
+        )
         self.worker.yielded.connect(self._on_event)
-        self.worker.errored.connect(lambda error: show_error(str(error)))
+        self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self._set_running(True)
         self.worker.start()
@@ -152,6 +161,15 @@ class SegmentWidget(QWidget):
             self._boxes.append(o.box)
         self.progress_bar.setValue(segmented.frame + 1)
         self.status.setText(f"image {segmented.frame + 1} of {segmented.num_frames}: {len(self._rows)} objects")
+
+    def _on_error(self, error: Exception) -> None:
+        self._source = None  # nothing is added for a run that failed
+        if isinstance(error, TrackingFailed):
+            error = error.error
+        if not isinstance(error, UserInputError):
+            logger.error("segmenting failed", exc_info=error)
+            error = f"Segmenting failed ({type(error).__name__}: {error}). The full error is in the console."
+        show_error(str(error))
 
     def _on_finished(self) -> None:
         self.worker = None
