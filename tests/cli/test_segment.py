@@ -177,3 +177,24 @@ def test_a_yolo_built_from_its_yaml_and_trained_on_generated_frames_prompts_ever
         assert [int(r["label"]) for r in ours] == list(range(1, len(ours) + 1))
         assert [float(r["confidence"]) for r in ours] == sorted((float(r["confidence"]) for r in ours), reverse=True)
         assert set(np.unique(labels[t])) <= set(range(len(ours) + 1))
+
+
+def test_ctrl_c_stops_and_leaves_no_results(tmp_path, inputs, capsys, monkeypatch):
+    from napari_sam2_longvideo.engine.backends.contrast.in_box import ContrastBoxSegmenter
+
+    images, boxes = inputs
+    segment_image = ContrastBoxSegmenter.masks_in_boxes
+    calls = []
+
+    def ctrl_c_on_the_third_image(self, image, boxes_):
+        calls.append(image)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return segment_image(self, image, boxes_)
+
+    monkeypatch.setattr(ContrastBoxSegmenter, "masks_in_boxes", ctrl_c_on_the_third_image)
+    out = tmp_path / "out"
+    assert main(["segment", str(images), "--detections", str(boxes), "--backend", "contrast", "--out", str(out),
+                 "--quiet"]) == 130
+    assert "Stopped; nothing was written" in capsys.readouterr().err
+    assert not out.exists() and len(calls) == 3  # the folder the run made is gone, lock and all

@@ -41,3 +41,13 @@ def test_a_bad_overlay_path_is_refused_naming_it(tmp_path):
         check_overlay_path(tmp_path / "overlay.txt")
     with pytest.raises(UserInputError, match="does not exist"):
         check_overlay_path(tmp_path / "nowhere" / "overlay.mp4")
+
+
+def test_a_tracking_runs_captions_name_each_animals_class_where_a_detector_named_it():
+    from napari_sam2_longvideo.core.records import TRACK_DTYPE
+    from napari_sam2_longvideo.io.overlay import track_captions
+
+    records = np.zeros(3, TRACK_DTYPE)
+    records["frame"], records["animal"], records["class_id"] = [0, 0, 1], [1, 2, 1], [0, -1, 3]
+    captions = track_captions(records, {0: "mouse"})
+    assert captions(0) == {1: "1 mouse"} and captions(1) == {} and captions(7) == {}

@@ -6,6 +6,7 @@ import sys
 
 from ..segment_run import SEGMENT_SETTINGS
 from .options import add_setting_options, settings_from_args
+from .track import EXIT_INTERRUPTED
 
 
 def add_commands(commands) -> None:
@@ -34,14 +35,22 @@ def segment_command(args) -> int:
     from ..segment_run import SegmentWritten, run_segment
 
     settings = settings_from_args(args)
+    events = run_segment(args.images, settings, args.out, overwrite=args.overwrite)
     with tqdm(desc="segmenting", unit="image", disable=args.quiet, file=sys.stderr) as bar:
-        for event in run_segment(args.images, settings, args.out, overwrite=args.overwrite):
-            if isinstance(event, SegmentWritten):
-                bar.close()
-                print(f"Wrote {event.labels}, {event.objects} ({event.num_objects} objects) and {event.metadata}")
-                if event.overlay is not None:
-                    print(f"Wrote the overlay video {event.overlay}")
-                continue
-            bar.total = event.num_frames
-            bar.update(1)
+        try:
+            for event in events:
+                if isinstance(event, SegmentWritten):
+                    bar.close()
+                    print(f"Wrote {event.labels}, {event.objects} ({event.num_objects} objects) and {event.metadata}")
+                    if event.overlay is not None:
+                        print(f"Wrote the overlay video {event.overlay}")
+                    continue
+                bar.total = event.num_frames
+                bar.update(1)
+        except KeyboardInterrupt:
+            events.close()  # removes the partial results, releases the folder
+            bar.close()
+            print(f"\nStopped; nothing was written to {args.out} (segment does not resume: run it again).",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
     return 0
