@@ -14,12 +14,12 @@ import sys
 
 from .. import __version__
 from ..errors import UserInputError
-from . import batch, export, review, track
+from . import batch, export, review, segment, track
 from .options import add_setting_options, settings_from_args
 from .track import EXIT_INTERRUPTED, StopAfterChunk
 
 EXIT_USER_ERROR = 2
-COMMAND_MODULES = (track, review, export, batch)
+COMMAND_MODULES = (track, segment, review, export, batch)
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USER_ERROR", "StopAfterChunk", "add_setting_options", "build_parser",
            "main", "settings_from_args"]
