@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,3 +62,55 @@ def flag_jumps(records: np.ndarray, before: np.ndarray | None) -> None:
     step = np.hypot(records["centroid_y"] - before["centroid_y"], records["centroid_x"] - before["centroid_x"])
     length = 2 * np.sqrt(np.maximum(records["area"], before["area"]))
     records["jumped"] = seen & (step > length)
+
+
+# An animal at least this many times its usual area, on a frame where another animal is lost or under
+# `MERGED_SMALL` of its own usual area, is taken to hold both: one mask over two touching animals, whatever
+# made it (a click on one of them, or a segmenter that took the pair for one).
+MERGED_LARGE = 1.6
+MERGED_SMALL = 0.5
+AREA_HISTORY = 100  # an animal's usual area: the median over the last this many frames it was seen on
+MIN_AREA_HISTORY = 10  # frames seen before its usual area is trusted
+
+
+class UsualAreas:
+    """Each animal's usual area, from the frames it was seen on so far; flags the masks that hold two animals.
+
+    Built from the records before a frame (`add`), it gives the same flags to a run tracked at once and
+    to one resumed from its store, since it reads only what the records hold.
+
+    Parameters
+    ----------
+    records : numpy.ndarray, optional
+        Records (``TRACK_DTYPE``) of the frames before, in frame order.
+    """
+
+    def __init__(self, records: np.ndarray | None = None):
+        self._areas: dict[int, deque] = {}
+        if records is not None and len(records):
+            for animal in np.unique(records["animal"]).tolist():
+                rows = records[(records["animal"] == animal) & ~records["lost"]]
+                self._areas[animal] = deque(rows["area"][-AREA_HISTORY:].tolist(), maxlen=AREA_HISTORY)
+
+    def add(self, records: np.ndarray) -> None:
+        """Take in one frame's records."""
+        for row in records[~records["lost"]]:
+            self._areas.setdefault(int(row["animal"]), deque(maxlen=AREA_HISTORY)).append(int(row["area"]))
+
+    def usual(self, animal: int) -> float | None:
+        areas = self._areas.get(animal)
+        return float(np.median(areas)) if areas is not None and len(areas) >= MIN_AREA_HISTORY else None
+
+    def flag_merged(self, records: np.ndarray) -> None:
+        """Flag ``merged`` (in place) on one frame's records where an animal's mask is far above its usual
+        area while another's is lost or far below: both are flagged. Flags already set stay."""
+        usual = [self.usual(int(animal)) for animal in records["animal"]]
+        large = np.array([u is not None and area >= MERGED_LARGE * u for area, u in zip(records["area"], usual)])
+        small = records["lost"] | np.array([u is not None and area < MERGED_SMALL * u
+                                            for area, u in zip(records["area"], usual)], bool)
+        for i in np.flatnonzero(large):
+            others = small.copy()
+            others[i] = False
+            if others.any():
+                records["merged"][i] = True
+                records["merged"][others] = True
