@@ -277,7 +277,9 @@ def _prompts_from_points(points, source: str) -> Prompts:
             if len(values) == 4:
                 values.append(True)
             if len(values) != 5:
-                raise UserInputError(f"{where} is {point!r}: give (frame, y, x, animal) or (frame, y, x, animal, positive).")
+                raise UserInputError(
+                    f"{where} is {point!r}: give (frame, y, x, animal) or (frame, y, x, animal, positive)."
+                )
         frame, y, x, animal, positive = values
         if not (_whole(frame) and _whole(animal) and _is_number(y) and _is_number(x)):
             raise UserInputError(
