@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Sequence
 
@@ -86,31 +87,47 @@ class UsualAreas:
     """
 
     def __init__(self, records: np.ndarray | None = None):
-        self._areas: dict[int, deque] = {}
+        # per animal: its last areas in order seen, and the same sorted (the median without sorting
+        # anew on every frame: this runs on every frame of every run)
+        self._recent: dict[int, deque] = {}
+        self._sorted: dict[int, list[int]] = {}
         if records is not None and len(records):
             for animal in np.unique(records["animal"]).tolist():
                 rows = records[(records["animal"] == animal) & ~records["lost"]]
-                self._areas[animal] = deque(rows["area"][-AREA_HISTORY:].tolist(), maxlen=AREA_HISTORY)
+                self._recent[animal] = deque(rows["area"][-AREA_HISTORY:].tolist())
+                self._sorted[animal] = sorted(self._recent[animal])
 
     def add(self, records: np.ndarray) -> None:
         """Take in one frame's records."""
-        for row in records[~records["lost"]]:
-            self._areas.setdefault(int(row["animal"]), deque(maxlen=AREA_HISTORY)).append(int(row["area"]))
+        for animal, area, lost in zip(records["animal"].tolist(), records["area"].tolist(), records["lost"].tolist()):
+            if lost:
+                continue
+            recent, ordered = self._recent.setdefault(animal, deque()), self._sorted.setdefault(animal, [])
+            if len(recent) == AREA_HISTORY:
+                del ordered[bisect.bisect_left(ordered, recent.popleft())]
+            recent.append(area)
+            bisect.insort(ordered, area)
 
     def usual(self, animal: int) -> float | None:
-        areas = self._areas.get(animal)
-        return float(np.median(areas)) if areas is not None and len(areas) >= MIN_AREA_HISTORY else None
+        """The median of the animal's last `AREA_HISTORY` areas seen; None before `MIN_AREA_HISTORY` of them."""
+        ordered = self._sorted.get(animal, ())
+        count = len(ordered)
+        if count < MIN_AREA_HISTORY:
+            return None
+        middle = count // 2
+        return float(ordered[middle]) if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
     def flag_merged(self, records: np.ndarray) -> None:
         """Flag ``merged`` (in place) on one frame's records where an animal's mask is far above its usual
         area while another's is lost or far below: both are flagged. Flags already set stay."""
-        usual = [self.usual(int(animal)) for animal in records["animal"]]
-        large = np.array([u is not None and area >= MERGED_LARGE * u for area, u in zip(records["area"], usual)])
-        small = records["lost"] | np.array([u is not None and area < MERGED_SMALL * u
-                                            for area, u in zip(records["area"], usual)], bool)
-        for i in np.flatnonzero(large):
-            others = small.copy()
-            others[i] = False
-            if others.any():
-                records["merged"][i] = True
-                records["merged"][others] = True
+        areas, lost = records["area"].tolist(), records["lost"].tolist()
+        usual = [self.usual(animal) for animal in records["animal"].tolist()]
+        large = [u is not None and area >= MERGED_LARGE * u for area, u in zip(areas, usual)]
+        if not any(large):
+            return
+        small = [gone or (u is not None and area < MERGED_SMALL * u) for area, gone, u in zip(areas, lost, usual)]
+        merged = records["merged"]
+        for i in (i for i, big in enumerate(large) if big):
+            others = [j for j, tiny in enumerate(small) if tiny and j != i]
+            if others:
+                merged[[i, *others]] = True
