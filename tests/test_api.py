@@ -2,6 +2,8 @@
 finished run. The script without a ``__main__`` guard, on the real clip, is in tests/test_api_script.py."""
 
 import json
+import sys
+import warnings
 
 import dask.array
 import numpy as np
@@ -178,9 +180,12 @@ def test_progress_is_a_bar_on_stderr_and_nothing_when_off(clip, tmp_path, capfd)
 
 
 def test_the_progress_bar_is_tqdm_auto(clip, tmp_path, monkeypatch):
-    """tqdm.auto is the notebook widget in Jupyter: the bar is made from it, whatever it is."""
+    """tqdm.auto is the notebook widget in Jupyter (with ipywidgets): the bar is made from it, whatever it is."""
+    import types
+
     import tqdm.auto
 
+    monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
     made = []
 
     class Recording(tqdm.auto.tqdm):
@@ -191,6 +196,20 @@ def test_the_progress_bar_is_tqdm_auto(clip, tmp_path, monkeypatch):
     monkeypatch.setattr(tqdm.auto, "tqdm", Recording)
     sl.track(clip.frames, clip.center_prompts(0), tmp_path / "run", backend=TruthBackend(clip), chunk_size=6)
     assert made == [24]
+
+
+def test_without_ipywidgets_the_bar_is_text_and_nothing_warns(monkeypatch):
+    """tqdm.auto warns "IProgress not found" in a notebook without ipywidgets, and then draws text anyway."""
+    import tqdm.std
+
+    from napari_sam2_longvideo.api import _auto_tqdm
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets raises ImportError
+    monkeypatch.delitem(sys.modules, "tqdm.auto", raising=False)
+    monkeypatch.delitem(sys.modules, "tqdm.autonotebook", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _auto_tqdm() is tqdm.std.tqdm
 
 
 @pytest.fixture

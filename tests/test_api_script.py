@@ -13,14 +13,14 @@ import tifffile
 from tests.real_data import REAL_360P
 
 pytestmark = [
-    pytest.mark.slow,  # four runs of 120 to 200 frames of the real clip: about 40 s on two busy cores
+    pytest.mark.slow,  # five runs of 120 to 200 frames of the real clip and a kernel: 40 to 90 s on two busy cores
     pytest.mark.skipif(not REAL_360P.exists(), reason="the real two-mice clip is not here"),
 ]
 PROMPTS = "frame,y,x,animal,positive\n0,60,185,1,1\n0,250,275,2,1\n"
 FRAMES = 200  # more than the 100 frames from which the contrast backend starts its helper process
 
 
-def body(log, prompts, out, frames):
+def body(log, prompts, out, frames, progress=False):
     """What a user writes: a line at the top (to count how often the body runs), then the call."""
     return textwrap.dedent(f"""
         with open({str(log)!r}, "a") as handle:
@@ -33,7 +33,7 @@ def body(log, prompts, out, frames):
 
         import napari_sam2_longvideo
         result = napari_sam2_longvideo.track({str(REAL_360P)!r}, {str(prompts)!r}, {str(out)!r},
-                                             backend="contrast", max_frames={frames}, progress=False)
+                                             backend="contrast", max_frames={frames}, progress={progress})
         print("helper processes started:", len(started))
         print("frames:", result.labels.shape[0])
     """)
@@ -83,3 +83,26 @@ def test_a_main_module_without_a_file_as_in_a_notebook(tmp_path, prompts, how):
     else:
         finished = subprocess.run([sys.executable, "-"], input=code, capture_output=True, text=True, timeout=300)
     check(finished, log, out, command_line(prompts, tmp_path / "cli", 120))
+
+
+def test_a_jupyter_kernel_tracks_as_the_command_line(tmp_path, prompts):
+    """The notebook itself: an IPython kernel (whose ``__main__`` has no file) runs the cell once."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    pytest.importorskip("ipykernel")
+    log, out = tmp_path / "body.log", tmp_path / "run"
+    kernel, client = manager.start_new_kernel(kernel_name="python3")
+    outputs = []
+    try:
+        reply = client.execute_interactive(
+            body(log, prompts, out, 120, progress=True), timeout=240,
+            output_hook=lambda message: outputs.append(message["content"].get("text", "")),
+        )
+    finally:
+        client.stop_channels()
+        kernel.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    printed = "".join(outputs)
+    assert log.read_text() == "body ran\n" and "helper processes started: 1" in printed
+    assert "120/120 frames" in printed  # the bar: a widget with ipywidgets, else text
+    assert "IProgress not found" not in printed  # and no warning about a widget it cannot draw
+    np.testing.assert_array_equal(tifffile.imread(out / "labels.tif"), command_line(prompts, tmp_path / "cli", 120))

@@ -296,6 +296,14 @@ def _whole(value) -> bool:
 
 
 def _auto_tqdm():
+    """tqdm.auto's bar (a widget in Jupyter); its text bar, without the warning, where ipywidgets is missing."""
+    try:
+        import ipywidgets  # noqa: F401 - what tqdm's notebook bar draws with
+    except ImportError:
+        # tqdm.auto would warn "IProgress not found" in every notebook, then draw this same text bar
+        from tqdm.std import tqdm
+
+        return tqdm
     from tqdm.auto import tqdm
 
     return tqdm
