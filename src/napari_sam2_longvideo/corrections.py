@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.records import UsualAreas
 from .engine.corrections import RejoinSettings, reflag_jumps, retrack, swap_labels, swap_records
 from .engine.events import FrameTracked
 from .engine.review import CLOSE_MARGIN, LOW_SCORE, Episode, find_episodes
@@ -138,9 +139,11 @@ def correct_run(
         new_records, rejoined, entry = [], False, None
         old = _OldFrames(store)
         total = store.shape[0] - start
+        earlier = store.records()
+        usual_areas = UsualAreas(earlier[earlier["frame"] < start])  # for the `merged` flags, as the run took them
         try:
             for done, result in enumerate(
-                retrack(frames, prompts, backend, store.chunks, old.frame, animals, rejoin), start=1
+                retrack(frames, prompts, backend, store.chunks, old.frame, animals, rejoin, usual_areas), start=1
             ):
                 writer.add(result.frame, result.labels)
                 new_records.append(result.records)
