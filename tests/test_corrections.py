@@ -24,6 +24,7 @@ from napari_sam2_longvideo.engine.events import ChunkDone, FrameTracked
 from napari_sam2_longvideo.errors import FolderInUseError, UserInputError
 from napari_sam2_longvideo.io.prompts import Prompts
 from napari_sam2_longvideo.io.run_lock import RunLock
+from napari_sam2_longvideo.io.store import LabelStore
 from napari_sam2_longvideo.run import run_tracking
 from napari_sam2_longvideo.settings import TrackSettings
 from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
@@ -271,3 +272,40 @@ def test_sam2_corrects_mid_video_from_given_masks_and_a_click(tmp_path, clip):
     assert np.array_equal(new[:10], old[:10]) and np.array_equal(new[entry["stop"]:], old[entry["stop"]:])
     undo_last(out)
     assert snapshot(out) == before
+
+
+KILLED_MIDWAY = """
+import os, sys
+from napari_sam2_longvideo.corrections import correct_run
+from napari_sam2_longvideo.io.prompts import Prompts
+from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
+from tests.test_corrections import SwappingBackend, click
+clip = crossing_ellipses(num_frames=120, height=48, width=64)
+events = correct_run(sys.argv[1], Prompts([click(clip, 57, 1)], "fix"), backend=SwappingBackend(clip),
+                     source=clip.frames)
+for event in events:
+    if event.frame == 72:
+        os._exit(9)  # as SIGKILL or a power cut: no finally block runs, nothing more is written
+"""
+
+
+def test_a_correction_killed_midway_is_logged_by_the_next_command_and_undone_byte_for_byte(run, clip):
+    import subprocess
+    import sys
+
+    before, old = snapshot(run), labels(run)
+    done = subprocess.run([sys.executable, "-c", KILLED_MIDWAY, str(run)], cwd=Path(__file__).parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 9, done.stderr
+    store = np.asarray(LabelStore.open(run, read_only=True).labels)
+    # frames 57..69 (blocks of 10) were rewritten, mended, before the kill; nothing was logged
+    assert np.array_equal(store[57:70], clip.truth[57:70]) and not np.array_equal(old[57:70], clip.truth[57:70])
+    assert not (run / "corrections.jsonl").exists() or not (run / "corrections.jsonl").read_text().strip()
+    listed = corrections_of(run)
+    assert [(e["kind"], e["frame"], e["start"], e["stop"], e["interrupted"]) for e in listed] == [
+        ("retrack", 57, 57, 70, True)]
+
+    entry = undo_last(run)
+    assert entry["interrupted"] and entry["backup"] == "corrections/0001"
+    assert snapshot(run) == before and corrections_of(run) == []
+    assert not (run / "corrections" / "0001").exists()

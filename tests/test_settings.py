@@ -27,7 +27,7 @@ DOCUMENTED_FLAGS = {
     "--detector-classes", "--detector-imgsz", "--train-detector", "--train-frames", "--detector-epochs",
     "--detector-patience", "--reanchor-iou", "--arena", "--threshold", "--min-area", "--detections", "--animals",
     "--link", "--track-high-thresh", "--track-low-thresh", "--new-track-thresh", "--track-buffer", "--match-thresh",
-    "--gmc-method",
+    "--gmc-method", "--overlay",
 }
 
 

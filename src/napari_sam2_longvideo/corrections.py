@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.records import UsualAreas
 from .engine.corrections import RejoinSettings, reflag_jumps, retrack, swap_labels, swap_records
 from .engine.events import FrameTracked
-from .engine.review import LOW_SCORE, Episode, find_episodes
+from .engine.review import CLOSE_MARGIN, LOW_SCORE, Episode, find_episodes
 from .errors import UserInputError
 from .io.correction_history import CorrectionHistory, block_ranges, restore
 from .io.excerpt import FirstFrames
@@ -48,10 +49,12 @@ class CorrectionWritten:
     entry: dict
 
 
-def review_run(out, low_score: float = LOW_SCORE) -> list[Episode]:
+def review_run(out, low_score: float = LOW_SCORE, close_margin: float = CLOSE_MARGIN) -> list[Episode]:
     """The doubtful episodes of the run in ``out``, worst first, also written to ``out/review.csv``."""
     folder = _run_folder(out)
-    episodes = find_episodes(LabelStore.open(folder.path, read_only=True).records(), low_score=low_score)
+    store = LabelStore.open(folder.path, read_only=True)
+    episodes = find_episodes(store.records(), low_score=low_score, assignments=store.assignments(),
+                             close_margin=close_margin)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(REVIEW_COLUMNS)
@@ -80,7 +83,7 @@ def swap_animals(out, a: int, b: int, start: int, stop: int | None = None) -> di
                 "--from at most --to, both within them."
             )
         history = CorrectionHistory(folder.path)
-        backup = history.new_backup(store, start)
+        backup = history.new_backup(store, start, {"kind": "swap", "frame": start, "to": stop, "animals": [a, b]})
         for first, end in block_ranges(start, stop + 1, store.block_length):
             backup.keep_frames(first, end)
             store.labels[first:end] = swap_labels(store.labels[first:end], a, b)
@@ -131,14 +134,16 @@ def correct_run(
         owned = backend is None
         backend = backend or make_backend(TrackSettings.from_dict(metadata["settings"]), frames, folder.path)
         history = CorrectionHistory(folder.path)
-        backup = history.new_backup(store, start)
+        backup = history.new_backup(store, start, {"kind": "retrack", "frame": start, "animals": prompts.animals})
         writer = _FrameRewriter(store, backup)
         new_records, rejoined, entry = [], False, None
         old = _OldFrames(store)
         total = store.shape[0] - start
+        earlier = store.records()
+        usual_areas = UsualAreas(earlier[earlier["frame"] < start])  # for the `merged` flags, as the run took them
         try:
             for done, result in enumerate(
-                retrack(frames, prompts, backend, store.chunks, old.frame, animals, rejoin), start=1
+                retrack(frames, prompts, backend, store.chunks, old.frame, animals, rejoin, usual_areas), start=1
             ):
                 writer.add(result.frame, result.labels)
                 new_records.append(result.records)
@@ -184,8 +189,13 @@ def undo_last(out) -> dict:
 
 
 def corrections_of(out) -> list[dict]:
-    """The corrections in effect in the run in ``out``, oldest first (what undo undoes, last first)."""
-    return CorrectionHistory(_run_folder(out).path).entries()
+    """The corrections in effect in the run in ``out``, oldest first (what undo undoes, last first).
+
+    A correction that was killed before it was logged is among them (``interrupted``), as the next
+    correction or undo will log it.
+    """
+    history = CorrectionHistory(_run_folder(out).path)
+    return history.entries() + history.log_interrupted(write=False)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -202,6 +212,9 @@ def _finished_run(out) -> tuple[RunFolder, dict, LabelStore]:
     folder = _run_folder(out)
     metadata = folder.read_metadata()
     store = LabelStore.open(folder.path)
+    if CorrectionHistory(folder.path).log_interrupted():  # killed mid-way: logged now, so undo takes it back
+        metadata = dict(metadata, corrected=True, corrections=len(CorrectionHistory(folder.path).entries()))
+        folder.write_metadata(metadata)
     if metadata.get("status") != "finished" or not store.complete:
         raise UserInputError(
             f"The run in {folder.path} is not finished (status {metadata.get('status')!r}, "

@@ -159,13 +159,16 @@ class ProgressBar:
         False draws nothing (``--quiet``).
     file : file, optional
         Where to draw; stderr by default.
+    tqdm_class : type, optional
+        tqdm's bar, or another with its interface (``tqdm.auto.tqdm`` draws a widget in Jupyter).
     """
 
     # tqdm's own rate would count the model loading and detector training as tracking time
     FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} frames [{elapsed}{postfix}]"
 
-    def __init__(self, progress: RunProgress, enabled: bool = True, file=None):
+    def __init__(self, progress: RunProgress, enabled: bool = True, file=None, tqdm_class=tqdm):
         self.progress = progress
+        self.tqdm_class = tqdm_class
         self.enabled = enabled
         self.file = file or sys.stderr
         self._bar = None
@@ -182,7 +185,7 @@ class ProgressBar:
         if not self.enabled:
             return
         if self._download is None:
-            self._download = tqdm(
+            self._download = self.tqdm_class(
                 total=total, unit="B", unit_scale=True, desc="SAM2 weights", file=self.file, disable=False
             )
         self._download.update(done - self._download.n)
@@ -196,7 +199,7 @@ class ProgressBar:
         if not self.enabled or not progress.total_frames:
             return
         if self._bar is None:
-            self._bar = tqdm(
+            self._bar = self.tqdm_class(
                 total=progress.total_frames, initial=progress.frames_done, bar_format=self.FORMAT,
                 file=self.file, dynamic_ncols=True, disable=False,
             )

@@ -26,6 +26,7 @@ from .io.detections import read_detections_csv
 from .io.excerpt import FirstFrames
 from .io.export import write_labels_tiff, write_tracks_csv
 from .io.frames import open_frames
+from .io.overlay import check_overlay_path, track_captions, write_overlay
 from .io.prompts import Prompts
 from .io.run_folder import RunFolder, package_versions
 from .io.source import FrameSource
@@ -139,6 +140,8 @@ def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> F
     """
     settings.validate()
     RunFolder.check_path(out)
+    if settings.overlay:
+        check_overlay_path(settings.overlay)
     if settings.backend == "sam2" and settings.checkpoint and not settings.random_weights:
         from .engine.backends.sam2.checkpoints import check_checkpoint_file, model_spec
 
@@ -235,9 +238,10 @@ def _track_into(
                 "--detector-conf, --detector-classes, or that the model was trained on these animals."
             )
         write_labels_tiff(store, folder.labels_path)
-        write_tracks_csv(
-            store.records(), folder.tracks_path, frames.timestamps_s(), _class_names(settings, linker, detectors)
-        )
+        records, class_names = store.records(), _class_names(settings, linker, detectors)
+        write_tracks_csv(records, folder.tracks_path, frames.timestamps_s(), class_names)
+        if settings.overlay:
+            metadata["overlay"] = str(write_overlay(settings.overlay, frames, store, track_captions(records, class_names)))
         finished = True
     except Exception as error:
         metadata["error"] = str(error)

@@ -183,6 +183,11 @@ class TrackSettings:
         None, "smaller blobs are not animals (pixels)", applies="contrast",
         none_means="a fifth of the first prompted animal",
     )
+    overlay: str | None = setting(
+        None, "also write this video (.mp4): each label's outline, id and class name drawn on the frames, "
+        "one frame per frame", metavar="OUT.mp4", none_means="none",
+        changes_result=False,  # an output beside the labels: a resumed run may add or move it
+    )
 
     def validate(self) -> TrackSettings:
         """Raise `UserInputError` naming the first bad setting; return self when all are good."""

@@ -201,3 +201,33 @@ def test_a_moved_video_is_given_with_video_and_another_one_is_refused(run, track
     assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(other)]) == 2
     assert "is not the video the run" in capsys.readouterr().err
     assert main(["correct", str(run), "--prompts", str(fix), "--quiet", "--video", str(moved)]) == 0
+
+
+def test_review_into_a_pipe_closed_early_ends_quietly(run):
+    """``sam2-longvideo review RUN | head``: the reader stops; no BrokenPipe traceback, exit code 0."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "import sys; from napari_sam2_longvideo.cli import main; sys.exit(main())",
+               "review", str(run), "--all"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # as `head` does once it has its lines: every write after this fails
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
+
+
+def test_review_lists_close_identity_assignments_from_the_store(run, capsys):
+    """A detector-prompted run keeps its assignments in the store; `review` lists the close ones."""
+    from napari_sam2_longvideo.io.store import LabelStore
+
+    store = LabelStore.open(run)
+    store.save_assignments(1, [{"frame": 20, "animal": 1, "cost": 0.5, "margin": 0.1},
+                               {"frame": 20, "animal": 2, "cost": 0.6, "margin": 0.1}])
+    store.save_assignments(2, [{"frame": 40, "animal": 1, "cost": 0.1, "margin": 1.5}])
+    assert main(["review", str(run), "--all"]) == 0
+    rows = (run / "review.csv").read_text().splitlines()
+    assert [r.split(",")[1:5] for r in rows if "close_assignment" in r] == [["20", "20", "1 2", "close_assignment"]]
+    assert "close_assignment" in capsys.readouterr().out
+    assert main(["review", str(run), "--close-margin", "0.05"]) == 0
+    assert "close_assignment" not in (run / "review.csv").read_text()

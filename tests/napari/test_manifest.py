@@ -18,9 +18,13 @@ def test_the_manifest_is_valid_and_every_python_name_imports():
         "napari_sam2_longvideo._napari._reader",
         "napari_sam2_longvideo._napari._writer",
         "napari_sam2_longvideo._napari._track_widget",
+        "napari_sam2_longvideo._napari._review_panel",
+        "napari_sam2_longvideo._napari._segment_widget",
         "napari_sam2_longvideo._napari._sample_data",
     }
-    assert [widget.display_name for widget in manifest.contributions.widgets] == ["Track animals"]
+    assert [widget.display_name for widget in manifest.contributions.widgets] == [
+        "Track animals", "Review and correct", "Segment with detector",
+    ]
     assert {sample.key for sample in manifest.contributions.sample_data} == {"two_mice", "generated_clip"}
 
 

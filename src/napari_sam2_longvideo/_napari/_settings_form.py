@@ -108,6 +108,9 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "arena": FieldForm("contrast", LineEdit, "arena", _none_if_blank, lambda v: v or ""),
     "threshold": _zero_means("automatic", partial(FloatSpinBox, min=0, max=254, step=1), "contrast", "threshold"),
     "min_area": _zero_means("automatic", partial(SpinBox, min=0, max=10**8), "contrast", "min. area"),
+    "overlay": FieldForm(
+        "more", partial(FileEdit, mode="w", filter="*.mp4", nullable=True), "overlay video", _none_if_blank
+    ),
     "random_weights": FieldForm("testing", CheckBox, "random weights: meaningless masks"),
     "seed": FieldForm("testing", SpinBox, "seed of random weights"),
 }
@@ -162,7 +165,7 @@ class SettingsForm:
             Naming the first setting that is not usable.
         """
         values = {name: self.forms[name].to_setting(widget.value) for name, widget in self.widgets.items()}
-        for name in ("checkpoint", "detector", "detections"):
+        for name in ("checkpoint", "detector", "detections", "overlay"):
             values[name] = str(values[name]) if values[name] else None
         return TrackSettings(**values).validate()
 

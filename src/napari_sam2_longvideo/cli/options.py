@@ -9,11 +9,15 @@ import typing
 from ..settings import TrackSettings, flag_of, setting_types
 
 
-def add_setting_options(parser: argparse.ArgumentParser, cls=TrackSettings) -> None:
+def add_setting_options(
+    parser: argparse.ArgumentParser, cls=TrackSettings, only=None, aliases: dict | None = None
+) -> None:
     """One option per field of ``cls``, from the field's metadata, in a group per backend.
 
     Options are left out of the parsed arguments unless given (``argparse.SUPPRESS``), so the
     settings' own defaults apply and a caller can tell "not given" from "given the default".
+    ``only`` names the fields a command offers (all by default); ``aliases`` maps a field to more
+    option strings for it (``segment``'s ``--classes``).
     """
     groups = {
         applies: parser.add_argument_group(title, description)
@@ -21,6 +25,8 @@ def add_setting_options(parser: argparse.ArgumentParser, cls=TrackSettings) -> N
     }
     types = setting_types(cls)
     for field in dataclasses.fields(cls):
+        if only is not None and field.name not in only:
+            continue
         meta = field.metadata
         group = groups[meta.get("applies", "all")]
         kind = types[field.name]
@@ -33,7 +39,7 @@ def add_setting_options(parser: argparse.ArgumentParser, cls=TrackSettings) -> N
             options.update(type=value_type, metavar=metavar, choices=meta.get("choices"))
             if many:
                 options["nargs"] = "+"
-        group.add_argument(flag_of(field), **options)
+        group.add_argument(flag_of(field), *(aliases or {}).get(field.name, ()), **options)
 
 
 SETTING_GROUPS = {

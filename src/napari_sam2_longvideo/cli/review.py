@@ -6,7 +6,7 @@ import itertools
 import sys
 
 from ..engine.corrections import REJOIN_FRAMES, REJOIN_IOU
-from ..engine.review import LOW_SCORE
+from ..engine.review import CLOSE_MARGIN, LOW_SCORE
 
 SHOWN_EPISODES = 20  # rows printed; review.csv has them all
 
@@ -14,11 +14,15 @@ SHOWN_EPISODES = 20  # rows printed; review.csv has them all
 def add_commands(commands) -> None:
     review = commands.add_parser(
         "review", help="list a run's doubtful frames, worst first",
-        description="List the doubtful episodes of the run in RUN (lost, merged, jumped, low score, re-anchored), "
+        description="List the doubtful episodes of the run in RUN (lost, merged, jumped, low score, re-anchored, close "
+        "identity assignments at chunk starts), "
         "worst first, and write them all to RUN/review.csv.",
     )
     review.add_argument("folder", metavar="RUN", help="the --out folder of a track run")
     review.add_argument("--low-score", type=float, default=LOW_SCORE, help="scores below this are doubtful")
+    review.add_argument("--close-margin", type=float, default=CLOSE_MARGIN,
+                        help="a detector's identity assignment whose margin over a swap is below this is a close "
+                        "call (default %(default)s)")
     review.add_argument("--all", action="store_true", help=f"print every episode, not the first {SHOWN_EPISODES}")
     review.set_defaults(run=review_command)
 
@@ -63,7 +67,7 @@ def add_commands(commands) -> None:
 def review_command(args) -> int:
     from ..corrections import review_run
 
-    episodes = review_run(args.folder, low_score=args.low_score)
+    episodes = review_run(args.folder, low_score=args.low_score, close_margin=args.close_margin)
     if not episodes:
         print(f"No doubtful frames in {args.folder}. Wrote {args.folder}/review.csv")
         return 0

@@ -118,6 +118,8 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
                 bar.close()
                 written = progress.results
                 print(f"Wrote {written.labels}, {written.tracks} and {written.metadata}")
+                if settings.overlay:
+                    print(f"Wrote the overlay video {settings.overlay}")
     return 0
 
 

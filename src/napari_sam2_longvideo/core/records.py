@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -61,3 +63,71 @@ def flag_jumps(records: np.ndarray, before: np.ndarray | None) -> None:
     step = np.hypot(records["centroid_y"] - before["centroid_y"], records["centroid_x"] - before["centroid_x"])
     length = 2 * np.sqrt(np.maximum(records["area"], before["area"]))
     records["jumped"] = seen & (step > length)
+
+
+# An animal at least this many times its usual area, on a frame where another animal is lost or under
+# `MERGED_SMALL` of its own usual area, is taken to hold both: one mask over two touching animals, whatever
+# made it (a click on one of them, or a segmenter that took the pair for one).
+MERGED_LARGE = 1.6
+MERGED_SMALL = 0.5
+AREA_HISTORY = 100  # an animal's usual area: the median over the last this many frames it was seen on
+MIN_AREA_HISTORY = 10  # frames seen before its usual area is trusted
+
+
+class UsualAreas:
+    """Each animal's usual area, from the frames it was seen on so far; flags the masks that hold two animals.
+
+    Built from the records before a frame (`add`), it gives the same flags to a run tracked at once and
+    to one resumed from its store, since it reads only what the records hold.
+
+    Parameters
+    ----------
+    records : numpy.ndarray, optional
+        Records (``TRACK_DTYPE``) of the frames before, in frame order.
+    """
+
+    def __init__(self, records: np.ndarray | None = None):
+        # per animal: its last areas in order seen, and the same sorted (the median without sorting
+        # anew on every frame: this runs on every frame of every run)
+        self._recent: dict[int, deque] = {}
+        self._sorted: dict[int, list[int]] = {}
+        if records is not None and len(records):
+            for animal in np.unique(records["animal"]).tolist():
+                rows = records[(records["animal"] == animal) & ~records["lost"]]
+                self._recent[animal] = deque(rows["area"][-AREA_HISTORY:].tolist())
+                self._sorted[animal] = sorted(self._recent[animal])
+
+    def add(self, records: np.ndarray) -> None:
+        """Take in one frame's records."""
+        for animal, area, lost in zip(records["animal"].tolist(), records["area"].tolist(), records["lost"].tolist()):
+            if lost:
+                continue
+            recent, ordered = self._recent.setdefault(animal, deque()), self._sorted.setdefault(animal, [])
+            if len(recent) == AREA_HISTORY:
+                del ordered[bisect.bisect_left(ordered, recent.popleft())]
+            recent.append(area)
+            bisect.insort(ordered, area)
+
+    def usual(self, animal: int) -> float | None:
+        """The median of the animal's last `AREA_HISTORY` areas seen; None before `MIN_AREA_HISTORY` of them."""
+        ordered = self._sorted.get(animal, ())
+        count = len(ordered)
+        if count < MIN_AREA_HISTORY:
+            return None
+        middle = count // 2
+        return float(ordered[middle]) if count % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+    def flag_merged(self, records: np.ndarray) -> None:
+        """Flag ``merged`` (in place) on one frame's records where an animal's mask is far above its usual
+        area while another's is lost or far below: both are flagged. Flags already set stay."""
+        areas, lost = records["area"].tolist(), records["lost"].tolist()
+        usual = [self.usual(animal) for animal in records["animal"].tolist()]
+        large = [u is not None and area >= MERGED_LARGE * u for area, u in zip(areas, usual)]
+        if not any(large):
+            return
+        small = [gone or (u is not None and area < MERGED_SMALL * u) for area, gone, u in zip(areas, lost, usual)]
+        merged = records["merged"]
+        for i in (i for i, big in enumerate(large) if big):
+            others = [j for j, tiny in enumerate(small) if tiny and j != i]
+            if others:
+                merged[[i, *others]] = True

@@ -71,12 +71,14 @@ def retrack(
     old_frame: Callable[[int], np.ndarray],
     animals: list[int],
     settings: RejoinSettings | None = None,
+    usual_areas=None,
 ) -> Iterator[RetrackedFrame]:
     """Re-track from the frame of ``prompts`` until the old result agrees again (or to the end).
 
     On the corrected frame the animals of ``prompts`` get their points; every other animal of ``animals``
     gets its mask from the old labels there (``old_frame(t)`` gives the old labels of frame ``t``), so
-    it keeps its identity (`starting_masks`). `tracker.track_from` does the tracking.
+    it keeps its identity (`starting_masks`). `tracker.track_from` does the tracking (``usual_areas``: the
+    animals' usual areas before the corrected frame, `core.records.UsualAreas`, for the ``merged`` flags).
     """
     settings = settings or RejoinSettings()
     start = int(prompts.frame.min())
@@ -84,7 +86,7 @@ def retrack(
     dtype = old.dtype
     masks = starting_masks(old, prompts, animals)
     agreeing = 0
-    for frame, labels, records in track_from(frames, prompts, backend, chunks, start, masks, dtype):
+    for frame, labels, records in track_from(frames, prompts, backend, chunks, start, masks, dtype, usual_areas):
         previous = old if frame == start else old_frame(frame)
         agreeing = agreeing + 1 if agrees(labels, previous, animals, settings.rejoin_iou) else 0
         rejoined = not settings.to_end and agreeing >= settings.rejoin_frames

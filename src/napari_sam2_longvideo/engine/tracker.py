@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..core.chunks import Chunk
-from ..core.records import flag_jumps
+from ..core.records import UsualAreas, flag_jumps
 from ..io.prompts import Prompts
 from ..io.source import FrameSource
 from ..io.store import LabelStore
@@ -58,7 +58,9 @@ def track(
     total = len(frames)
     begun = time.perf_counter()
     yield RunStarted(total, len(store.chunks), store.frames_done)
-    last_centers = _last_centers(store.records(), animals) if store.frames_done else dict.fromkeys(animals)
+    earlier = store.records() if store.frames_done else None
+    last_centers = _last_centers(earlier, animals) if earlier is not None else dict.fromkeys(animals)
+    usual_areas = UsualAreas(earlier)  # what the `merged` flags compare each mask with
     tracked = 0
     # (index, carry_masks of its last frames, its last frame's records) of the chunk this call wrote
     # last: what the next chunk starts from, without reading the chunk back
@@ -91,6 +93,7 @@ def track(
             seeds.reanchored.update((start_boxes[0], a) for a in start_boxes[1])
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)  # all that `carry_masks` looks at
         records = []
+        store.save_assignments(chunk.index, seeds.assignments)  # before the chunk is done: resuming redoes both
         with store.chunk_writer(chunk) as writer:
             for frame, frame_labels, frame_record in _track_chunk(
                 frames, prompts, backend, chunk, seeds, animals, store.dtype
@@ -98,6 +101,8 @@ def track(
                 writer.add(frame_labels)
                 last_frames.append(frame_labels)
                 flag_jumps(frame_record, records[-1] if records else before)
+                usual_areas.flag_merged(frame_record)
+                usual_areas.add(frame_record)
                 records.append(frame_record)
                 tracked += 1
                 yield FrameTracked(frame, store.frames_done + frame - chunk.start + 1, total)
@@ -122,6 +127,7 @@ def track_from(
     start: int,
     masks: dict[int, np.ndarray],
     dtype,
+    usual_areas: UsualAreas | None = None,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Track from frame ``start`` on, where the animals are given: the run started over mid-video.
 
@@ -131,8 +137,10 @@ def track_from(
     of ``chunks`` (the run's plan; the first is cut to begin at ``start``), each animal's last mask
     carried into the next. Yields ``(frame, labels, records)`` per frame to the end of the video; the
     caller writes what it keeps and may stop at any frame (a correction stops where the old result is
-    rejoined). Nothing is written here.
+    rejoined). Nothing is written here. ``usual_areas``, from the records before ``start``, lets the
+    ``merged`` flags compare each mask with the animal's usual area as the run did.
     """
+    usual_areas = usual_areas if usual_areas is not None else UsualAreas()
     animals = sorted(set(masks) | set(prompts.animals))
     seeds = ChunkSeeds(mask_frame=start, masks={a: m for a, m in masks.items() if m.any()})
     before = None  # the last frame's records, for the jump flags
@@ -141,6 +149,8 @@ def track_from(
         last_frames = deque(maxlen=MAX_BLANK_FRAMES + 1)
         for frame, frame_labels, frame_record in _track_chunk(frames, prompts, backend, part, seeds, animals, dtype):
             flag_jumps(frame_record, before)
+            usual_areas.flag_merged(frame_record)
+            usual_areas.add(frame_record)
             before = frame_record
             last_frames.append(frame_labels)
             yield frame, frame_labels, frame_record

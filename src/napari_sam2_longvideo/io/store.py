@@ -198,6 +198,24 @@ class LabelStore:
         records = np.asarray(records, TRACK_DTYPE)
         write_atomically(self._records_path(index), lambda h: np.save(h, records))
 
+    def save_assignments(self, index: int, rows: list[dict]) -> None:
+        """Keep the detector's identity assignments made for chunk ``index`` (``frame``, ``animal``,
+        ``cost``, ``margin`` each), for the review; none: no file."""
+        path = self.folder / STORE_DIR / f"assignments_{index:05d}.json"
+        if rows:
+            write_atomically(path, lambda h: h.write(json.dumps(rows).encode()))
+        else:
+            path.unlink(missing_ok=True)
+
+    def assignments(self) -> list[dict]:
+        """The identity assignments of the finished chunks, in chunk order."""
+        rows = []
+        for index in sorted(self._done):
+            path = self.folder / STORE_DIR / f"assignments_{index:05d}.json"
+            if path.exists():
+                rows += json.loads(path.read_text())
+        return rows
+
     def chunk_records(self, index: int) -> np.ndarray:
         """The per-frame records of finished chunk ``index``."""
         return as_track_records(np.load(self._records_path(index)))

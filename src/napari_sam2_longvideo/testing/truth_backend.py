@@ -33,6 +33,10 @@ class TruthBackend:
         ``{ellipse: frame}``: from that frame on, an animal bound to the ellipse by a prompt on an
         earlier frame gets an empty mask, as when SAM2's memory loses track of an animal. A new prompt on
         a later frame (a user's click, a detector's box) binds it again for good.
+    fuse : dict, optional
+        ``{frame: (a, b)}`` (ellipses numbered from 1): on that frame the backend takes the two touching
+        ellipses for one animal, as SAM2 can: the animal bound to ``a`` gets the mask of both, the one
+        bound to ``b`` gets none, whatever the prompts.
     """
 
     name = "truth"
@@ -42,10 +46,12 @@ class TruthBackend:
         clip: SyntheticClip,
         lose: dict[int, tuple[int, int]] | None = None,
         forget: dict[int, int] | None = None,
+        fuse: dict[int, tuple[int, int]] | None = None,
     ):
         self.clip = clip
         self.lose = dict(lose or {})
         self.forget = dict(forget or {})
+        self.fuse = dict(fuse or {})
         self.sessions: list[TruthSession] = []
 
     def start_session(self, frames, start: int, stop: int) -> TruthSession:
@@ -130,8 +136,14 @@ class TruthSession:
                 ellipse = self.binding[animal]
                 if ellipse is None or self.backend.is_lost(ellipse, frame) or self._forgotten(animal, frame):
                     continue
-                logits[i][clip.full_masks[frame, ellipse - 1]] = HIDDEN
-                logits[i][clip.truth[frame] == ellipse] = INSIDE
+                fused = self.backend.fuse.get(frame, ())
+                if fused and ellipse == fused[1]:
+                    continue  # taken into the other one's mask
+                taken = fused if fused and ellipse == fused[0] else (ellipse,)
+                for part in taken:
+                    logits[i][clip.full_masks[frame, part - 1]] = HIDDEN
+                for part in taken:
+                    logits[i][clip.truth[frame] == part] = INSIDE
                 scores[i] = 1.0
             yield FramePrediction(frame, animals, logits, scores)
 

@@ -73,3 +73,22 @@ def test_box_helpers():
     np.testing.assert_array_equal(mask_box(mask), [3, 2, 9, 5])
     assert mask_box(np.zeros((3, 3), bool)) is None
     assert box_iou(np.array([0, 0, 2, 2]), np.array([[1, 0, 3, 2], [5, 5, 6, 6]])).tolist() == [[1 / 3, 0.0]]
+
+
+def test_each_match_keeps_its_cost_and_the_margin_over_a_swap():
+    far_apart = assign_detections(LAST, centers_of(LAST), np.array([shifted(LEFT, 3), shifted(RIGHT, -2)]),
+                                  np.ones(2), max_distance=60.0)
+    # the two boxes overlap each other a little: exchanging them would cost far more
+    assert far_apart[4].cost < 0.3 and far_apart[4].margin > 1.0
+    assert far_apart[4].margin == pytest.approx(far_apart[9].margin)
+    # two animals on top of each other: either way costs about the same, a close call
+    same = {4: LEFT, 9: shifted(LEFT, 2)}
+    close = assign_detections(same, centers_of(same), np.array([shifted(LEFT, 1), shifted(LEFT, 1.5)]),
+                              np.ones(2), max_distance=60.0)
+    assert 0 <= close[4].margin < 0.1 and close[9].margin == pytest.approx(close[4].margin)
+    # a spare detection is an alternative too
+    one = assign_detections({4: LEFT}, centers_of({4: LEFT}), np.array([LEFT, shifted(LEFT, 1)]), np.ones(2),
+                            max_distance=60.0)
+    assert one[4].cost == pytest.approx(0.0) and 0 < one[4].margin < 0.1
+    alone = assign_detections({4: LEFT}, centers_of({4: LEFT}), np.array([LEFT]), np.ones(1), max_distance=60.0)
+    assert alone[4].margin == float("inf")

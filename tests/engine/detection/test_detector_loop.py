@@ -95,3 +95,37 @@ def test_a_detector_that_finds_nothing_changes_nothing(tmp_path, clip):
     store, events = run(tmp_path, clip, TruthBackend(clip), NothingDetector())
     np.testing.assert_array_equal(store[:], expected_labels(clip))
     assert not store.records()["reanchored"].any()
+
+
+class BlurredAt(TruthDetector):
+    """The truth detector, except that on one frame it sees both animals as one box, twice (as a detector
+    does when they touch): either animal could be either box."""
+
+    def __init__(self, clip, frame):
+        super().__init__(clip)
+        self.blurred = frame
+
+    def detect(self, image, frame=None):
+        from napari_sam2_longvideo.core.geometry import mask_box
+
+        found = super().detect(image, frame)
+        if self.frames_seen[-1] != self.blurred:
+            return found
+        both = mask_box(self.clip.truth[self.blurred] > 0)
+        return Detections(np.array([both, both + 0.5]), np.array([0.9, 0.8]))
+
+
+def test_the_assignment_at_each_chunk_start_is_kept_and_a_close_one_is_a_review_episode(tmp_path, clip):
+    from napari_sam2_longvideo.engine.review import CLOSE_MARGIN, find_episodes
+
+    store, _ = run(tmp_path, clip, TruthBackend(clip), BlurredAt(clip, 20))
+    rows = store.assignments()
+    assert sorted({(r["frame"], r["animal"]) for r in rows}) == [(f, a) for f in (10, 20, 30) for a in (3, 7)]
+    margins = {(r["frame"], r["animal"]): r["margin"] for r in rows}
+    assert margins[20, 3] < CLOSE_MARGIN and margins[20, 7] < CLOSE_MARGIN  # near a coin toss
+    assert min(margins[10, 3], margins[30, 7]) > 1  # clear calls
+    close = [e for e in find_episodes(store.records(), assignments=rows) if e.reason == "close_assignment"]
+    assert [(e.start, e.stop, e.animals) for e in close] == [(20, 20, (3, 7))]
+    # without a detector nothing is assigned, and no file is written
+    plain, _ = run(tmp_path / "plain", clip, TruthBackend(clip), None)
+    assert plain.assignments() == [] and not list((plain.folder / "store").glob("assignments_*"))

@@ -5,6 +5,11 @@ does. Every animal is matched to at most one detection (and each detection to at
 minimising the summed cost over all pairs at once (Hungarian algorithm), where a pair's cost grows as
 its boxes overlap less and its centres lie further apart. Pairs beyond the gates are never matched; a
 detection left over creates nothing.
+
+Each match keeps its cost and its *margin*: how much dearer the assignment would be had this animal
+exchanged detections with its closest rival (another matched animal) or taken a detection left over.
+A margin near 0 is a close call, two animals the boxes cannot tell apart: a likely swap, which the
+review lists (`engine.review`, reason ``close_assignment``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ class Match:
     detection: int
     iou: float  # between the animal's last box and the detection; nan when the animal had no box
     confidence: float
+    cost: float = float("nan")  # this pair's cost (0 to 2)
+    margin: float = float("inf")  # extra cost of the best alternative for this animal (see above)
 
 
 def assign_detections(
@@ -77,8 +84,21 @@ def assign_detections(
         overlap = np.nan_to_num(ious[i], nan=0.0)
         cost[i, reachable] = (1.0 - overlap[reachable]) + distance[reachable] / max_distance
     rows, cols = linear_sum_assignment(cost)
+    kept = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < UNREACHABLE]
     return {
-        animals[r]: Match(animals[r], int(c), float(ious[r, c]), float(confidences[c]))
-        for r, c in zip(rows, cols)
-        if cost[r, c] < UNREACHABLE
+        animals[r]: Match(animals[r], int(c), float(ious[r, c]), float(confidences[c]), float(cost[r, c]),
+                          assignment_margin(cost, kept, r))
+        for r, c in kept
     }
+
+
+def assignment_margin(cost: np.ndarray, matched: list[tuple[int, int]], row: int) -> float:
+    """How much dearer the assignment ``matched`` (pairs of ``cost``'s rows and columns) would be had
+    ``row`` exchanged its column with another matched row, or moved to a column nobody took."""
+    own = dict(matched)
+    column = own[row]
+    options = [cost[row, c] + cost[r, column] - cost[row, column] - cost[r, c] for r, c in matched if r != row]
+    taken = set(own.values())
+    options += [cost[row, c] - cost[row, column] for c in range(cost.shape[1]) if c not in taken]
+    options = [o for o in options if o < UNREACHABLE / 2]  # an exchange with an unreachable pair is no option
+    return float(min(options)) if options else float("inf")

@@ -39,6 +39,8 @@ class ChunkSeeds:
     undetected: dict[int, list[int]] = field(default_factory=dict)  # animal -> frames searched in vain
     # frame -> animal -> `LinkedBox`: a box prompt on every frame of a detector-linked run (--link)
     linked: dict[int, dict] = field(default_factory=dict)
+    # each match of a box to an animal: frame, animal, cost, margin (`assignment.Match`), for the review
+    assignments: list[dict] = field(default_factory=list)
 
 
 def seed_chunk(
@@ -67,6 +69,7 @@ def seed_chunk(
         match = matches.get(animal)
         if match is not None:
             seeds.detector_conf[(chunk.start, animal)] = match.confidence
+            seeds.assignments.append(assignment_row(chunk.start, match))
         if box is None:
             if match is not None:
                 seeds.boxes[animal] = (chunk.start, found.boxes[match.detection])
@@ -104,8 +107,16 @@ def _search_lost(frames, chunk, lost, last_boxes, last_centers, detector, max_di
             seeds.boxes[animal] = (frame, found.boxes[match.detection])
             seeds.reanchored.add((frame, animal))
             seeds.detector_conf[(frame, animal)] = match.confidence
+            seeds.assignments.append(assignment_row(frame, match))
             searching.remove(animal)
     seeds.undetected = {a: f for a, f in seeds.undetected.items() if f}
+
+
+def assignment_row(frame: int, match) -> dict:
+    """A match as the store keeps it (JSON: an infinite margin, no alternative at all, is None)."""
+    margin = match.margin if np.isfinite(match.margin) else None
+    return {"frame": int(frame), "animal": int(match.animal), "cost": round(match.cost, 4),
+            "margin": None if margin is None else round(margin, 4)}
 
 
 def first_frame_with(detector: Detector, frames, animals) -> tuple[int, dict[int, np.ndarray]] | None:

@@ -159,6 +159,8 @@ class ContrastSession:
         self.boxes: dict[int, dict[int, np.ndarray]] = {}
         self.masks: dict[int, dict[int, np.ndarray]] = {}  # frame -> animal -> flat pixel indices
         self._resolved: dict[int, dict[int, np.ndarray]] = {}
+        # frame -> animal -> the whole blobs it was clicked on together with other animals (touching)
+        self._shared: dict[int, dict[int, list[np.ndarray]]] = {}
         self._last_seen: tuple[int, dict[int, AnimalTrack]] | None = None  # for `ContrastBackend.hand_over`
 
     # -- prompts -------------------------------------------------------------------------------------
@@ -195,6 +197,7 @@ class ContrastSession:
         """Each animal prompted on ``frame``, with its mask there (masks, then boxes, then points)."""
         if frame not in self._resolved:
             prompted = dict(self.masks.get(frame, {}))
+            self._shared[frame] = {}
             if self.boxes.get(frame) or self.points.get(frame):
                 blobs = self.backend.blobs(self.frames, frame)
                 for animal, box in self.boxes.get(frame, {}).items():
@@ -206,7 +209,8 @@ class ContrastSession:
 
     def _blobs_at_points(self, blobs: Blobs, frame: int) -> dict[int, np.ndarray]:
         """The blob each animal's positive points are on (without those its negative points are on); a
-        blob clicked for several animals is split between them, seeded at their clicks."""
+        blob clicked for several animals is split between them, seeded at their clicks (and kept in
+        ``_shared``: their masks come from one blob, as when touching animals are followed, and say so)."""
         chosen: dict[int, set[int]] = {}
         clicks: dict[int, list[np.ndarray]] = {}
         for animal, (points_yx, positive) in self.points[frame].items():
@@ -236,6 +240,7 @@ class ContrastSession:
                 for animal, part in zip(animals, split_blob(blobs.pixels(blob), seeds, centres, sizes, self.shape)):
                     others = np.concatenate([blobs.pixels(b) for b in sorted(chosen[animal] - {blob})] or [part[:0]])
                     prompted[animal] = np.union1d(part, others)
+                    self._shared[frame].setdefault(animal, []).append(blobs.pixels(blob))
         return prompted
 
     def _click_seed(self, frame: int, animal: int, blob: int, blobs: Blobs) -> np.ndarray:
@@ -279,9 +284,13 @@ class ContrastSession:
                     claims[row] = (*((blob, SHARED) for blob in shared.get(animal, ())), (parts[animal], OWN))
                     scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
                     track.update(parts[animal], shared.get(animal, ()))
+            shared_prompt = self._shared.get(frame, {}) if prompted else {}
             for animal, pixels in prompted.items():
-                claims[animals.index(animal)] = ((pixels, OWN),)
-                scores[animals.index(animal)] = SCORE_ALONE if len(pixels) else 0.0
+                # a click says which animal a blob is, not that it is one animal: the score and the claims
+                # say what the masks are, as on the frames followed
+                together = shared_prompt.get(animal, ())
+                claims[animals.index(animal)] = (*((blob, SHARED) for blob in together), (pixels, OWN))
+                scores[animals.index(animal)] = 0.0 if not len(pixels) else SCORE_SHARED if together else SCORE_ALONE
             if not reverse and scores.any():
                 self._last_seen = (frame, {a: t.copy() for a, t in tracks.items()})
             bounds = np.array([bounding_box([pixels for pixels, _ in pairs], self.shape[1]) for pairs in claims])
@@ -301,6 +310,7 @@ class ContrastSession:
         self.boxes.clear()
         self.masks.clear()
         self._resolved.clear()
+        self._shared.clear()
 
 
 def _blob_near(blobs: Blobs, y: int, x: int) -> int:

@@ -33,21 +33,30 @@ def build_predictor(settings: TrackSettings, progress=None):
     checkpoint = None
     if not settings.random_weights:
         checkpoint = resolve_checkpoint(spec, settings.checkpoint, progress=progress)
-    side = settings.image_size // 16  # the backbone's feature map; SAM2's RoPE tables are sized for it
-    overrides = [
-        f"++model.image_size={settings.image_size}",
-        f"++model.memory_attention.layer.self_attention.feat_sizes=[{side},{side}]",
-        f"++model.memory_attention.layer.cross_attention.feat_sizes=[{side},{side}]",
-    ]
     torch.manual_seed(settings.seed)
     # build on the CPU and move afterwards, so a checkpoint that fails to load never touches the GPU
     predictor = build_sam2_video_predictor(
-        spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=overrides
+        spec.config, ckpt_path=None, device="cpu", hydra_overrides_extra=size_overrides(settings.image_size)
     )
     if checkpoint is not None:
         load_checkpoint(predictor, Path(checkpoint), spec)
     predictor = predictor.to(device).eval()
-    weights = {
+    return predictor, device, weights_record(spec, checkpoint, settings)
+
+
+def size_overrides(image_size: int) -> list[str]:
+    """SAM2's config at another image size: the backbone's feature map sizes SAM2's RoPE tables."""
+    side = image_size // 16
+    return [
+        f"++model.image_size={image_size}",
+        f"++model.memory_attention.layer.self_attention.feat_sizes=[{side},{side}]",
+        f"++model.memory_attention.layer.cross_attention.feat_sizes=[{side},{side}]",
+    ]
+
+
+def weights_record(spec: ModelSpec, checkpoint, settings: TrackSettings) -> dict:
+    """What ``run.json`` says of the weights a model was built with."""
+    return {
         "model": spec.name,
         "sam_version": spec.version,
         "config": spec.config,
@@ -56,7 +65,6 @@ def build_predictor(settings: TrackSettings, progress=None):
         "random_weights": settings.random_weights,
         "seed": settings.seed if settings.random_weights else None,
     }
-    return predictor, device, weights
 
 
 def load_checkpoint(model: torch.nn.Module, path: Path, spec: ModelSpec) -> None:
