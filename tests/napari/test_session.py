@@ -242,3 +242,12 @@ def test_start_over_into_a_folder_not_shown_keeps_the_forms_settings(
     assert not errors_shown and widget.status.text().startswith("Done")
     assert LabelStore.open(tmp_path / "run").chunk_size == 10
     assert not widget.overwrite.value  # ticked for one Track: the next one resumes
+
+
+def test_a_run_folder_opened_before_the_widget_is_taken_up_when_it_opens(viewer, clip_folder, tmp_path):
+    clip, folder = clip_folder
+    stopped_contrast_run(clip, folder, tmp_path / "run")
+    viewer.open(tmp_path / "run", plugin=PLUGIN)
+    _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Track animals")
+    assert widget.form.widgets["backend"].value == "contrast" and str(widget.out.value) == str(tmp_path / "run")
+    assert widget.status.text().startswith("Stopped run: 6 of 24 frames")

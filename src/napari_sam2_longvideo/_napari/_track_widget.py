@@ -112,6 +112,10 @@ class TrackWidget(QWidget):
         self.mode.changed.connect(self._on_mode)
         viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.reset_choices()
+        opened = [layer.metadata["run_folder"] for layer in viewer.layers if layer.metadata.get("run_folder")]
+        if opened:  # a run folder opened before the widget: the one to resume or export from
+            self.out.value = opened[-1]
+            self.run_view.show_run(Path(opened[-1]))
 
     def add_panel(self, title: str, panel: QWidget) -> None:
         """Show ``panel`` as a tab beside the tracking controls (the first call makes the tabs)."""
