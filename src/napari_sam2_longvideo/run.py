@@ -9,6 +9,7 @@ wrong before any work starts and before anything is written, holds the folder's 
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,8 +76,8 @@ def run_tracking(
     backend : SegmentationBackend, optional
         Defaults to the one ``settings`` names.
     """
-    if not isinstance(source, FrameSource):
-        yield Preparing("opening the video")  # a long video is indexed first
+    if isinstance(source, (str, os.PathLike)):
+        yield Preparing("opening the video")  # a long video is indexed first; an array opens at once
     frames, fingerprint = _checked_inputs(source, prompts, settings, out)
     animals = run_animals(prompts, settings)
     lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched

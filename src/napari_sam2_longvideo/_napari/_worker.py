@@ -64,7 +64,7 @@ def tracking_events(
 
 def _run(video, prompts, settings, out, stop, overwrite, backend_factory, download_progress, frame_interval_s):
     try:
-        if not isinstance(video, FrameSource):
+        if isinstance(video, (str, os.PathLike)):
             yield Preparing("opening the video")  # a long video is indexed first
         frames = open_frames(video)
         try:
