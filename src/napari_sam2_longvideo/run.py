@@ -143,12 +143,24 @@ def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> F
         prompts.validate(
             len(frames), frames.height, frames.width, frames.path, max_frames=settings.max_frames if limited else None
         )
-    fingerprint = prompts.fingerprint()
     if settings.detections:
         table = read_detections_csv(settings.detections)
         table.check_video(len(whole), whole.height, whole.width, whole.path)  # boxes past --max-frames wait
-        fingerprint += ":" + table.fingerprint()
-    return frames, fingerprint
+    return frames, prompting_fingerprint(prompts, settings)
+
+
+def prompting_fingerprint(prompts: Prompts, settings: TrackSettings) -> str:
+    """The fingerprint of what prompts a run, as ``run.json`` keeps it: the prompts, and the boxes of
+    ``--detections`` (a resumed or skipped run must have the same)."""
+    fingerprint = prompts.fingerprint()
+    if settings.detections:
+        fingerprint += ":" + read_detections_csv(settings.detections).fingerprint()
+    return fingerprint
+
+
+def starts_without_clicks(settings: TrackSettings) -> bool:
+    """Whether a run needs no clicks: the detector's (or the boxes file's) boxes find ``--animals`` animals."""
+    return settings.link != "none" or bool(settings.animals and (settings.detector or settings.detections))
 
 
 def run_animals(prompts: Prompts, settings: TrackSettings) -> list[int]:

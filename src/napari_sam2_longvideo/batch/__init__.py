@@ -65,7 +65,8 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
     out : str or Path
         The batch's folder: a run folder per video and ``batch.csv``.
     settings : TrackSettings, optional
-        Settings for every video, which the manifest's setting columns override per video.
+        Settings for every video, which the manifest's setting columns override per video; they are
+        checked together (``--link`` may take each video's boxes from its ``detections`` column).
     workers : int, optional
         Workers of the local cluster (default: `default_workers`).
     scheduler : str, optional
@@ -82,7 +83,7 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
         was interrupted), frames, seconds, lost, merged, jumped, error; and worker, the address of the
         Dask worker that ran it (not in ``batch.csv``).
     """
-    settings = (settings or TrackSettings()).validate()
+    settings = settings or TrackSettings()  # checked with each row's settings: a row may complete them
     out = RunFolder.check_path(out)
     jobs, refused = plan_jobs(read_manifest(manifest), settings, out)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,11 @@ from ..io.prompts import Prompts
 from ..io.run_folder import RunFolder
 from ..settings import TrackSettings
 
-NO_PROMPTS = "no prompts; detector-prompted batch runs are not available yet"
+NO_PROMPTS = (
+    "no prompts: give the video's clicks (its manifest prompts cell, or NAME.csv beside it in a folder), or let "
+    "a detector find the animals: --detections (a detections column, or NAME.boxes.csv beside the video) or "
+    "--detector, with --animals N (and --link bytetrack or botsort to link the boxes)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,17 +44,17 @@ def track_video(job: VideoJob, topic: str | None = None) -> dict:
     exception on the client; ``topic`` names the Dask event topic that progress is reported on.
     """
     from ..engine.events import ChunkDone, RunStarted
-    from ..run import run_tracking
+    from ..run import run_tracking, starts_without_clicks
 
     started = time.perf_counter()
     row = {"name": job.name, "video": job.video, "status": "failed", "worker": _worker_address()}
     report = _reporter(topic, job.index)
     try:
-        if job.prompts is None:
+        if job.prompts is None and not starts_without_clicks(job.settings):
             raise UserInputError(NO_PROMPTS)
         report(state="running")
         _check_worker_can_run(job.settings)
-        prompts = Prompts.from_csv(job.prompts)
+        prompts = Prompts.from_csv(job.prompts) if job.prompts is not None else Prompts([], source="no prompts")
         if _finished_earlier(job, prompts):
             row.update(_summary(job.out), status="finished", skipped=True)
             return row
@@ -131,9 +135,12 @@ def _finished_earlier(job: VideoJob, prompts: Prompts) -> bool:
         if job.settings.max_frames is not None and job.settings.max_frames < len(frames):
             frames = FirstFrames(frames, job.settings.max_frames)
         video = json.loads(json.dumps(frames.fingerprint(), default=str))
+    from ..run import prompting_fingerprint
+
     lock, _ = RunFolder.claim(job.out)  # a live run there is refused here
     try:
-        RunFolder.prepare(job.out, video=video, prompts=prompts.fingerprint(), settings=job.settings)
+        RunFolder.prepare(job.out, video=video, prompts=prompting_fingerprint(prompts, job.settings),
+                          settings=job.settings)
     finally:
         lock.release()
     return earlier.get("video") == video  # a longer --max-frames is resumed, not skipped

@@ -47,7 +47,7 @@ def add_commands(commands) -> None:
 def batch_command(args) -> int:
     from ..batch import run_batch, slurm_cluster
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, check=False)  # e.g. --link with each row's own detections
     if args.workers is not None and args.workers < 1:
         raise UserInputError(f"--workers {args.workers}: give at least 1.")
     cluster = None
