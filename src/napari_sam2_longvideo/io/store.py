@@ -189,6 +189,22 @@ class LabelStore:
         self._done.add(chunk.index)
         self._write_index()
 
+    def mark_done(self, chunk: Chunk, records: np.ndarray) -> None:
+        """Mark ``chunk`` finished, its frames written by another process (`ChunkWriter.finish_frames`).
+
+        Only one process may mark chunks (it alone writes ``index.json``): the one that joins the chunks
+        of ``--parallel-chunks``, whose workers write the frames of their chunks' own blocks.
+        """
+        self._save_chunk(chunk, records)
+
+    def map_labels(self, chunk: Chunk, lookup: np.ndarray) -> None:
+        """Replace every label ``v`` on ``chunk``'s frames by ``lookup[v]`` (a chunk's animals renumbered),
+        one block at a time; `mark_done` afterwards flushes them."""
+        lookup = np.asarray(lookup, self.dtype)
+        for start in range(chunk.start, chunk.stop, self.block_length):
+            stop = min(chunk.stop, (start // self.block_length + 1) * self.block_length)
+            self.labels[start:stop] = lookup[self.labels[start:stop]]
+
     def records_path(self, index: int) -> Path:
         """The file of chunk ``index``'s records (a correction backs it up before replacing it)."""
         return self._records_path(index)
@@ -265,13 +281,18 @@ class ChunkWriter:
 
     def finish(self, records: np.ndarray) -> None:
         """Mark the chunk finished once all its frames were added and written."""
+        self.finish_frames()
+        self.store._save_chunk(self.chunk, records)
+
+    def finish_frames(self) -> None:
+        """Wait until all the chunk's frames are written, without marking it finished (another process
+        does, `LabelStore.mark_done`)."""
         self._hand_over()
         for write in self._writes:
             write.result()  # a failed write raises here
         if self._next != self.chunk.stop:
             added = self._next - self.chunk.start
             raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames, {added} were added")
-        self.store._save_chunk(self.chunk, records)
 
     def _hand_over(self) -> None:
         if self._waiting:
