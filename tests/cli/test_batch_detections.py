@@ -79,3 +79,16 @@ def test_without_clicks_or_boxes_a_row_says_what_prompts_it(tmp_path):
     # boxes, but no --animals: nothing says how many animals to find
     assert main(["batch", str(manifest), "--out", str(runs), "--workers", "1", *CONTRAST]) == 1
     assert read_batch_csv(runs / "batch.csv")["clip0"]["error"] == NO_PROMPTS
+
+
+def test_batch_parallel_chunks_give_each_video_its_track_parallel_chunks_result(tmp_path):
+    """Each video's task hands its chunks to the same cluster (and waits without holding its worker's
+    thread): the result is that of ``track --parallel-chunks``, whichever worker ran which chunk."""
+    pairs = write_clips_with_boxes(tmp_path / "clips", 2)
+    runs = tmp_path / "runs"
+    assert main(["batch", str(tmp_path / "clips"), "--out", str(runs), "--animals", "2", "--parallel-chunks",
+                 "--workers", "2", *CONTRAST]) == 0
+    for video, boxes in pairs:
+        reference = single_run(video, boxes, tmp_path / "single" / video.stem, "--parallel-chunks", "--workers", "1")
+        assert_same_results(runs / video.stem, reference)
+        assert (runs / video.stem / "run.json").read_text().count('"parallel_chunks": true') == 1

@@ -30,7 +30,8 @@ __all__ = ["NO_PROMPTS", "RESULTS_FILE", "VideoJob", "default_workers", "plan_jo
            "track_video"]
 
 
-def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tuple[list[VideoJob], dict]:
+def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path,
+              parallel_chunks: bool = False) -> tuple[list[VideoJob], dict]:
     """One job per manifest row, its settings checked; and the rows refused before they run, by index.
 
     A row whose output folder an earlier row already names is refused (two tasks would race for it).
@@ -42,7 +43,7 @@ def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tu
         except UserInputError as error:
             raise UserInputError(f"Manifest line {row.line} ({row.name}): {error}") from None
         folder = (out / row.name).absolute()
-        job = VideoJob(index, row.name, row.video, row.prompts, row_settings, str(folder))
+        job = VideoJob(index, row.name, row.video, row.prompts, row_settings, str(folder), parallel_chunks)
         if folder in seen:
             refused[index] = (
                 f"the output folder {folder} is already that of manifest line {seen[folder]}; "
@@ -54,7 +55,8 @@ def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tu
 
 
 def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: int | None = None,
-              scheduler: str | None = None, cluster=None, progress: bool = True, file=None) -> list[dict]:
+              scheduler: str | None = None, cluster=None, progress: bool = True, file=None,
+              parallel_chunks: bool = False) -> list[dict]:
     """Track every video of ``manifest`` into ``out/<name>/`` on Dask; return the rows of ``batch.csv``.
 
     Parameters
@@ -75,6 +77,9 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
         A cluster object (e.g. `slurm_cluster`) to use instead.
     progress : bool
         Draw a progress bar over the videos on ``file`` (stderr).
+    parallel_chunks : bool
+        Run the chunks of each video as tasks of their own too (``--parallel-chunks``: detector-prompted
+        videos only; docs/batch.md).
 
     Returns
     -------
@@ -85,7 +90,7 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
     """
     settings = settings or TrackSettings()  # checked with each row's settings: a row may complete them
     out = RunFolder.check_path(out)
-    jobs, refused = plan_jobs(read_manifest(manifest), settings, out)
+    jobs, refused = plan_jobs(read_manifest(manifest), settings, out, parallel_chunks)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_FILE
     earlier = read_results(results_path)

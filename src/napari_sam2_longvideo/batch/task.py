@@ -16,6 +16,7 @@ from ..io.frames import open_frames
 from ..io.prompts import Prompts
 from ..io.run_folder import RunFolder
 from ..settings import TrackSettings
+from .chunks import dask_chunk_runner
 
 NO_PROMPTS = (
     "no prompts: give the video's clicks (its manifest prompts cell, or NAME.csv beside it in a folder), or let "
@@ -34,6 +35,7 @@ class VideoJob:
     prompts: str | None
     settings: TrackSettings
     out: str
+    parallel_chunks: bool = False  # the video's chunks as tasks of their own (`chunks`)
 
 
 def track_video(job: VideoJob, topic: str | None = None) -> dict:
@@ -59,15 +61,27 @@ def track_video(job: VideoJob, topic: str | None = None) -> dict:
             row.update(_summary(job.out), status="finished", skipped=True)
             return row
         _pin_gpu(job.settings)
-        for event in run_tracking(job.video, prompts, job.settings, job.out):
-            if isinstance(event, (RunStarted, ChunkDone)):
-                report(state="running", frames_done=event.frames_done,
-                       total=getattr(event, "total_frames", None))
+        with _chunk_client(job) as client:
+            runner = None if client is None else dask_chunk_runner(client)
+            for event in run_tracking(job.video, prompts, job.settings, job.out, chunk_runner=runner):
+                if isinstance(event, (RunStarted, ChunkDone)):
+                    report(state="running", frames_done=event.frames_done,
+                           total=getattr(event, "total_frames", None))
         row.update(_summary(job.out), status="finished")
     except Exception as error:  # noqa: BLE001 - whatever it was, it is this video's, and the batch goes on
         row["error"] = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row
+
+
+def _chunk_client(job: VideoJob):
+    """With ``parallel_chunks``, a client of this task's own cluster; this task's thread is given up
+    while it waits on its chunks' tasks (`distributed.worker_client`), so its worker can run them."""
+    if not job.parallel_chunks:
+        return contextlib.nullcontext()
+    from distributed import worker_client
+
+    return worker_client()
 
 
 def _worker_address() -> str | None:
