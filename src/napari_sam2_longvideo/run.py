@@ -83,7 +83,7 @@ def run_tracking(
     frames, fingerprint = _checked_inputs(source, prompts, settings, out)
     animals = run_animals(prompts, settings)
     if chunk_runner is not None:
-        _check_parallel_chunks(prompts, settings, frames)
+        check_parallel_chunks(prompts, settings)
     lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched
     try:
         # the user's detector is loaded before the folder is prepared: a bad model file changes nothing
@@ -184,7 +184,7 @@ def starts_without_clicks(settings: TrackSettings) -> bool:
     return settings.link != "none" or bool(settings.animals and (settings.detector or settings.detections))
 
 
-def _check_parallel_chunks(prompts: Prompts, settings: TrackSettings, frames) -> None:
+def check_parallel_chunks(prompts: Prompts, settings: TrackSettings) -> None:
     """``--parallel-chunks`` needs a detector that prompts every chunk after the first, and clicks (if
     any) on the first chunk only: a chunk tracked on its own cannot start from the chunk before."""
     if not (settings.detector or settings.detections) or settings.link != "none":

@@ -36,8 +36,7 @@ def test_a_manifest_of_videos_with_boxes_and_no_clicks_equals_their_single_runs(
     manifest = tmp_path / "manifest.csv"
     with open(manifest, "w") as handle:  # paths relative to the manifest, as a lab writes them
         handle.write("video,prompts,detections,link\n")
-        for (video, boxes), link in zip(pairs, links):
-            handle.write(f"clips/{video.name},,clips/{boxes.name},{link}\n")
+        handle.writelines(f"clips/{video.name},,clips/{boxes.name},{link}\n" for (video, boxes), link in zip(pairs, links))
     runs = tmp_path / "runs"
     assert main(["batch", str(manifest), "--out", str(runs), "--animals", "2", "--workers", "1", *CONTRAST]) == 0
     for (video, boxes), link in zip(pairs, links):

@@ -57,7 +57,7 @@ def test_parallel_chunks_keep_the_sequential_identities_and_differ_only_where_th
 
 
 def test_a_stopped_parallel_run_resumes_to_the_same_result_and_not_sequentially(tmp_path, clip_folder):
-    clip, video, boxes = clip_folder
+    _, video, boxes = clip_folder
     assert track(video, boxes, tmp_path / "whole", *PARALLEL) == 0
     assert track(video, boxes, tmp_path / "part", "--max-frames", "40", *PARALLEL) == 0
     assert track(video, boxes, tmp_path / "part", "--workers", "1", "--parallel-chunks") == 0  # goes on from 40

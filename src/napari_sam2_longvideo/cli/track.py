@@ -111,7 +111,7 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
     prompts = Prompts.from_csv(prompts_path) if prompts_path is not None else Prompts([], source="no prompts")
     progress = RunProgress(settings.chunk_size)
     bar = ProgressBar(progress, enabled=not args.quiet)
-    with StopAfterChunk() as stop, bar, _chunk_runner(args, settings) as chunk_runner:
+    with StopAfterChunk() as stop, bar, _chunk_runner(args, settings, prompts) as chunk_runner:
         events = run_tracking(
             video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download,
             chunk_runner=chunk_runner,
@@ -136,8 +136,9 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
 
 
 @contextlib.contextmanager
-def _chunk_runner(args, settings: TrackSettings):
-    """With ``--parallel-chunks``, the Dask client the chunks run on (a local cluster unless --scheduler)."""
+def _chunk_runner(args, settings: TrackSettings, prompts):
+    """With ``--parallel-chunks``, the Dask client the chunks run on (a local cluster unless --scheduler);
+    a run that cannot have parallel chunks is refused before a cluster is started for it."""
     if not getattr(args, "parallel_chunks", False):
         if getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None:
             raise UserInputError("--workers and --scheduler say where --parallel-chunks runs the chunks; add it.")
@@ -147,6 +148,9 @@ def _chunk_runner(args, settings: TrackSettings):
         raise UserInputError(f"--workers {args.workers}: give at least 1.")
     from ..batch.chunks import dask_chunk_runner
     from ..batch.clusters import open_client
+    from ..run import check_parallel_chunks
+
+    check_parallel_chunks(prompts, settings)
 
     with open_client(settings, workers=args.workers, scheduler=args.scheduler) as client:
         yield dask_chunk_runner(client)

@@ -16,6 +16,10 @@ A chunk's frames go to the array as they are tracked (`ChunkWriter`). When its l
 its blocks are flushed to disk, its records are written atomically, and only then is it added to
 ``index.json`` (itself replaced atomically). A crash at any moment leaves every listed chunk whole; the
 frames of a chunk not listed are redone on resume (until then they may hold what the stopped run wrote).
+
+With ``--parallel-chunks`` several processes write one store at once: each the frames of its own chunk
+(`ChunkWriter.finish_frames`: its own blocks, as blocks never span two chunks), and one process, which
+joins the chunks, the index and the records (`mark_done`, after renumbering a chunk by `map_labels`).
 """
 
 from __future__ import annotations
