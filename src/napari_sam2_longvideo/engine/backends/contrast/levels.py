@@ -6,10 +6,12 @@ one, the region grown from the prompted cores (`blobs.grown_from_cores`) gains s
 then holds still: below the part's contrast and above the floor's texture there is nothing more to
 take. Lower still, it spills into the floor's texture, a shadow or a pellet, and grows without end.
 
-The low level chosen is the lowest at which the grown region holds still over the next `PLATEAU` grey
-levels below it (grows by at most `STILL`), above every level where it had spilled (grown past `SPILL`
-times the cores, or joined two prompted animals into one region). Where no level below the high one
-holds still, the low level is the high one: no growth, as a single threshold.
+The low level chosen is the lowest at which the grown region has gained a part (grown by `PART` of the
+cores at least) and holds still over the next `PLATEAU` grey levels below it (grows by at most
+`STILL`), above every level where it had spilled (grown past `SPILL` times the cores, or joined two
+prompted animals into one region). An animal of one tone gains no part: its region only creeps
+outwards, level by level, into the shadows and the texture around it (the mice of the two-mice clip
+gain 0.3% a level), and its low level is the high one: no growth, as a single threshold.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import numpy as np
 from .blobs import OPEN_KERNEL, grown_from_cores
 from .floor import MIN_THRESHOLD
 
-PLATEAU = 8  # grey levels the region must hold still over
+PLATEAU = 4  # grey levels the region must hold still over
 STILL = 0.01  # growth (a fraction of the region) that counts as holding still
-
+PART = 0.1  # growth (a fraction of the cores) that is a part of the animal, not its edge creeping out
 SPILL = 2.5  # a region this many times its cores' area has run into the floor
 
 
@@ -48,7 +50,8 @@ def learn_low_level(contrast: np.ndarray, cores: list[np.ndarray], high: float, 
         seeds.ravel()[core] = i
     core_area = sum(len(c) for c in cores)
     joined_already = len(cores) > 1 and _joins((seeds > 0).view(np.uint8), seeds)  # clicked on one blob
-    levels = np.arange(int(np.ceil(high)) - 1, int(np.ceil(MIN_THRESHOLD)) - 1, -1)
+    # below the lowest level allowed too: whether the region holds still under it
+    levels = np.arange(int(np.ceil(high)) - 1, max(0, int(np.ceil(MIN_THRESHOLD)) - PLATEAU - 1), -1)
     areas = []
     for level in levels:
         _, low = cv2.threshold(contrast, float(level), 1, cv2.THRESH_BINARY)
@@ -61,7 +64,9 @@ def learn_low_level(contrast: np.ndarray, cores: list[np.ndarray], high: float, 
             break
         areas.append(area)
     for i in range(len(areas) - PLATEAU - 1, -1, -1):  # the lowest level first
-        if areas[i + PLATEAU] <= (1 + STILL) * areas[i]:
+        if levels[i] < MIN_THRESHOLD:
+            continue
+        if areas[i] >= (1 + PART) * core_area and areas[i + PLATEAU] <= (1 + STILL) * areas[i]:
             return float(levels[i])
     return high
 
