@@ -1,8 +1,9 @@
 """A weight-free backend for high-contrast arenas: the floor, blobs, and a seeded watershed for touching animals.
 
 It sits behind the same protocol as SAM2, so chunks, identities, detectors and resuming work unchanged.
-Each frame's foreground (pixels that differ from the floor on the animals' side by more than the
-threshold, specks removed, holes filled) is cut into blobs (`blobs.find_blobs`). A blob goes to the
+Each frame's foreground (pixels that differ from the local floor on the animals' side, grown by
+hysteresis from the confident cores, specks removed, holes filled) is cut into blobs
+(`blobs.find_blobs`; the low level is learned from the prompted animals, `levels`). A blob goes to the
 animal whose mask it overlaps; a blob that several animals need (animals touching) is split between
 them by a watershed seeded where each is expected, and each of them is also given the whole blob at a
 lower logit than its own part, so the tracker keeps the split and flags those frames ``merged``. An
@@ -43,7 +44,7 @@ class ContrastBackend:
     Parameters
     ----------
     settings : TrackSettings
-        ``arena``, ``threshold`` and ``min_area`` are read (None = learned).
+        ``arena``, ``threshold``, ``low_threshold`` and ``min_area`` are read (None = learned).
     frames : FrameSource
         The whole video: the floor is sampled from all of it.
     folder : Path, optional
