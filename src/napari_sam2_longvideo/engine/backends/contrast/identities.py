@@ -53,13 +53,16 @@ class AnimalTrack:
         self.seen = len(pixels) > 0
         self.centre = self.whole_centre = centre(pixels, self.shape[1]) if self.seen else None
         self.areas = np.array([len(pixels)] if self.seen else [], np.int64)  # alone, latest last
+        self._typical = None
         self.resized = False
         return self
 
     @property
     def typical_area(self) -> float | None:
         """The median area over its last frames alone (`sizes.HISTORY`); None before any."""
-        return float(np.median(self.areas)) if len(self.areas) else None
+        if self._typical is None or self._typical[0] is not self.areas:  # worked out once per frame
+            self._typical = (self.areas, float(np.median(self.areas)) if len(self.areas) else None)
+        return self._typical[1]
 
     @property
     def size(self) -> int:
