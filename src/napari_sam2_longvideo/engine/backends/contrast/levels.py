@@ -49,7 +49,7 @@ def learn_low_level(contrast: np.ndarray, cores: list[np.ndarray], high: float, 
     for i, core in enumerate(cores, start=1):
         seeds.ravel()[core] = i
     core_area = sum(len(c) for c in cores)
-    joined_already = len(cores) > 1 and _joins((seeds > 0).view(np.uint8), seeds)  # clicked on one blob
+    joined_already = len(cores) > 1 and _joins((seeds > 0).view(np.uint8), cores)  # clicked on one blob
     # below the lowest level allowed too: whether the region holds still under it
     levels = np.arange(int(np.ceil(high)) - 1, max(0, int(np.ceil(MIN_THRESHOLD)) - PLATEAU - 1), -1)
     areas = []
@@ -60,7 +60,7 @@ def learn_low_level(contrast: np.ndarray, cores: list[np.ndarray], high: float, 
         low = cv2.morphologyEx(low, cv2.MORPH_OPEN, OPEN_KERNEL)
         grown = grown_from_cores(low, cv2.bitwise_and((seeds > 0).view(np.uint8), low))
         area = cv2.countNonZero(grown)
-        if area > SPILL * core_area or (len(cores) > 1 and not joined_already and _joins(grown, seeds)):
+        if area > SPILL * core_area or (len(cores) > 1 and not joined_already and _joins(grown, cores)):
             break
         areas.append(area)
     for i in range(len(areas) - PLATEAU - 1, -1, -1):  # the lowest level first
@@ -71,9 +71,13 @@ def learn_low_level(contrast: np.ndarray, cores: list[np.ndarray], high: float, 
     return high
 
 
-def _joins(grown: np.ndarray, seeds: np.ndarray) -> bool:
+def _joins(grown: np.ndarray, cores: list[np.ndarray]) -> bool:
     """Whether two prompted animals' cores lie in one grown region."""
     _, regions = cv2.connectedComponents(grown, connectivity=8)
-    inside = seeds > 0
-    pairs = np.unique(np.stack([regions[inside], seeds[inside]]), axis=1)
-    return len(np.unique(pairs[0])) < len(np.unique(pairs[1]))
+    seen: set[int] = set()
+    for core in cores:
+        mine = set(np.unique(regions.ravel()[core]).tolist()) - {0}
+        if mine & seen:
+            return True
+        seen |= mine
+    return False
