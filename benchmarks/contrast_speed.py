@@ -1,8 +1,10 @@
 """Speed of the contrast backend: the whole command beside just decoding the same frames, in one run.
 
-    .venv/bin/python benchmarks/contrast_speed.py [--repeats 3]
+    .venv/bin/python benchmarks/contrast_speed.py [--repeats 3] [--before OTHER_CHECKOUT/src]
 
-prints a Markdown table (for docs/benchmarks.md). Decoding is timed in this process through the same
+prints a Markdown table (for docs/benchmarks.md). With ``--before``, the command is also run from that
+source tree (``PYTHONPATH``), in turn with this one's in every round, and a second table gives its times:
+before and after a change, measured in the same spell of the machine. Decoding is timed in this process through the same
 frame reader the command uses, both as RGB (what napari and SAM2 read) and as grey (what the contrast
 backend reads); the command runs as a user runs it, start-up, learning the floor and file writing
 included. The command runs twice per round, on all frames and on the first `SHORT` frames
@@ -15,6 +17,7 @@ all of them alike.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -39,33 +42,45 @@ def decode_seconds(grey: bool) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def command_seconds(scratch: Path, max_frames: int | None = None) -> float:
+def command_seconds(scratch: Path, max_frames: int | None = None, src: Path = REPO / "src") -> float:
     prompts = scratch / "clicks.csv"
     prompts.write_text("frame,y,x,animal,positive\n0,60,185,1,1\n0,250,275,2,1\n")
     command = [str(Path(sys.executable).with_name("sam2-longvideo")), "track", str(VIDEO), "--prompts",
                str(prompts), "--out", str(scratch / "run"), "--backend", "contrast", "--chunk-size", "200",
                "--quiet", "--overwrite"] + (["--max-frames", str(max_frames)] if max_frames else [])
+    env = dict(os.environ, PYTHONPATH=str(src))
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=env)
     return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before", type=Path, help="another source tree (its src/) to time the command from too")
     args = parser.parse_args()
-    rgb, grey, whole, short = [], [], [], []
+    sources = {"after": REPO / "src"} | ({"before": args.before.resolve()} if args.before else {})
+    rgb, grey = [], []
+    whole = {name: [] for name in sources}
+    short = {name: [] for name in sources}
     with tempfile.TemporaryDirectory() as scratch:
         for _ in range(args.repeats):
             seconds, count = decode_seconds(grey=False)
             rgb.append(seconds)
             grey.append(decode_seconds(grey=True)[0])
-            whole.append(command_seconds(Path(scratch)))
-            short.append(command_seconds(Path(scratch), SHORT))
-    rgb, grey, whole, short = (statistics.median(v) for v in (rgb, grey, whole, short))
-    between = whole - short
+            for name, src in sources.items():
+                whole[name].append(command_seconds(Path(scratch), src=src))
+                short[name].append(command_seconds(Path(scratch), SHORT, src=src))
+    rgb, grey = statistics.median(rgb), statistics.median(grey)
+    for name, src in sources.items():
+        table(name if len(sources) > 1 else "", src, count, rgb, grey, statistics.median(whole[name]),
+              statistics.median(short[name]), args.repeats)
 
-    print(f"Median of {args.repeats} rounds, {count} frames of 640x360:\n")
+
+def table(name: str, src: Path, count: int, rgb: float, grey: float, whole: float, short: float, repeats: int) -> None:
+    between = whole - short
+    title = f"{name}: " if name else ""
+    print(f"\n{title}median of {repeats} rounds, {count} frames of 640x360, the command from {src}:\n")
     print("| what | seconds | frames per second |")
     print("| --- | --- | --- |")
     print(f"| decode as RGB (`FrameSource.read`) | {rgb:.2f} | {count / rgb:.0f} |")

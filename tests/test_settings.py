@@ -25,7 +25,7 @@ DOCUMENTED_FLAGS = {
     "--backend", "--model", "--sam-version", "--checkpoint", "--random-weights", "--image-size", "--device",
     "--chunk-size", "--prune-window", "--max-frames", "--seed", "--detector", "--detector-conf",
     "--detector-classes", "--detector-imgsz", "--train-detector", "--train-frames", "--detector-epochs",
-    "--detector-patience", "--reanchor-iou", "--arena", "--threshold", "--min-area", "--detections", "--animals",
+    "--detector-patience", "--reanchor-iou", "--arena", "--threshold", "--low-threshold", "--min-area", "--detections", "--animals",
     "--link", "--track-high-thresh", "--track-low-thresh", "--new-track-thresh", "--track-buffer", "--match-thresh",
     "--gmc-method", "--overlay",
 }

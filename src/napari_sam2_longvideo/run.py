@@ -21,6 +21,7 @@ from .engine.detection.linking import TRACKER_OPTIONS, BoxLinker, LinkSchedule
 from .engine.detection.schedule import DetectorSchedule, load_detector
 from .engine.detection.seeding import first_frame_with
 from .engine.events import ChunkDone, Preparing, ResultsWritten
+from .engine.parallel import track_parallel
 from .engine.tracker import track
 from .errors import UserInputError
 from .io.detections import read_detections_csv
@@ -57,6 +58,7 @@ def run_tracking(
     overwrite: bool = False,
     backend: SegmentationBackend | None = None,
     download_progress=None,
+    chunk_runner=None,
 ) -> Iterator:
     """Track, yielding a `Preparing` before each slow start-up step, the tracker's events, and finally
     `ResultsWritten`.
@@ -75,11 +77,18 @@ def run_tracking(
         Start over in ``out`` whatever it holds.
     backend : SegmentationBackend, optional
         Defaults to the one ``settings`` names.
+    chunk_runner : callable, optional
+        ``--parallel-chunks``: ``chunk_runner(frames, prompts, settings, folder, animals)`` gives the
+        ``run_chunks`` of `engine.parallel.track_parallel`, which tracks chunks independently (on Dask
+        workers: `batch.chunks.dask_chunk_runner`); the chunks are then joined here. Refused where the
+        chunks after the first are not prompted by a detector.
     """
     if isinstance(source, (str, os.PathLike)):
         yield Preparing("opening the video")  # a long video is indexed first; an array opens at once
     frames, fingerprint = _checked_inputs(source, prompts, settings, out)
     animals = run_animals(prompts, settings)
+    if chunk_runner is not None:
+        check_parallel_chunks(prompts, settings)
     lock, created = RunFolder.claim(out)  # a folder another live run holds is refused here, untouched
     try:
         # the user's detector is loaded before the folder is prepared: a bad model file changes nothing
@@ -97,6 +106,12 @@ def run_tracking(
         folder, resuming = RunFolder.prepare(
             out, video=frames.fingerprint(), prompts=fingerprint, settings=settings, overwrite=overwrite
         )
+        if resuming and bool((folder.read_metadata() or {}).get("parallel_chunks")) != (chunk_runner is not None):
+            was = "with" if chunk_runner is None else "without"
+            raise UserInputError(
+                f"Output folder {folder.path} holds a run tracked {was} --parallel-chunks; resume it the same way, "
+                "or pass --overwrite to start over there."
+            )
         plan = chunk_plan(len(frames), settings.chunk_size)
         shape = (len(frames), frames.height, frames.width)
         if resuming:
@@ -108,17 +123,23 @@ def run_tracking(
         earlier = folder.read_metadata() if resuming else None
         owned = backend is None  # a backend made here is closed here; one given is the caller's to close
         try:
-            if backend is None:
-                yield Preparing(f"loading the {settings.backend} model" if settings.backend == "sam2"
-                                else "starting the contrast backend")
-                backend = make_backend(settings, frames, folder.path, download_progress)
-            step = getattr(backend, "preparing", lambda: None)()  # work its first frame waits for
-            if step:
-                yield Preparing(step)
+            if chunk_runner is None:
+                if backend is None:
+                    yield Preparing(f"loading the {settings.backend} model" if settings.backend == "sam2"
+                                    else "starting the contrast backend")
+                    backend = make_backend(settings, frames, folder.path, download_progress)
+                step = getattr(backend, "preparing", lambda: None)()  # work its first frame waits for
+                if step:
+                    yield Preparing(step)
+                tracker = track(frames, prompts, backend, store, detectors, settings.reanchor_iou, animals, links,
+                                start_boxes)
+            else:  # the chunks' tasks make their own backends
+                owned, run_chunks = False, chunk_runner(frames, prompts, settings, folder.path, animals)
+                tracker = track_parallel(frames, store, animals, run_chunks)
             try:
                 yield from _track_into(
                     folder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
-                    fingerprint, start_boxes,
+                    fingerprint, start_boxes, tracker,
                 )
             finally:
                 if owned:
@@ -161,12 +182,45 @@ def _checked_inputs(source, prompts: Prompts, settings: TrackSettings, out) -> F
         prompts.validate(
             len(frames), frames.height, frames.width, frames.path, max_frames=settings.max_frames if limited else None
         )
-    fingerprint = prompts.fingerprint()
     if settings.detections:
         table = read_detections_csv(settings.detections)
         table.check_video(len(whole), whole.height, whole.width, whole.path)  # boxes past --max-frames wait
-        fingerprint += ":" + table.fingerprint()
-    return frames, fingerprint
+    return frames, prompting_fingerprint(prompts, settings)
+
+
+def prompting_fingerprint(prompts: Prompts, settings: TrackSettings) -> str:
+    """The fingerprint of what prompts a run, as ``run.json`` keeps it: the prompts, and the boxes of
+    ``--detections`` (a resumed or skipped run must have the same)."""
+    fingerprint = prompts.fingerprint()
+    if settings.detections:
+        fingerprint += ":" + read_detections_csv(settings.detections).fingerprint()
+    return fingerprint
+
+
+def starts_without_clicks(settings: TrackSettings) -> bool:
+    """Whether a run needs no clicks: the detector's (or the boxes file's) boxes find ``--animals`` animals."""
+    return settings.link != "none" or bool(settings.animals and (settings.detector or settings.detections))
+
+
+def check_parallel_chunks(prompts: Prompts, settings: TrackSettings) -> None:
+    """``--parallel-chunks`` needs a detector that prompts every chunk after the first, and clicks (if
+    any) on the first chunk only: a chunk tracked on its own cannot start from the chunk before."""
+    if not (settings.detector or settings.detections) or settings.link != "none":
+        what = (f"--link {settings.link} links the boxes through the whole video in order" if settings.link != "none"
+                else "--train-detector's detector exists only once the first frames are tracked"
+                if settings.train_detector else "without a detector, each chunk starts from the masks of the one before")
+        raise UserInputError(
+            f"--parallel-chunks tracks the chunks of a video at the same time, each prompted by a detector's boxes "
+            f"on its first frame; here {what}, so the chunks must run one after another. Give --detector yolo.pt "
+            "or --detections boxes.csv (without --link), or leave out --parallel-chunks."
+        )
+    late = sorted(f for f in set(prompts.frame.tolist()) if f >= settings.chunk_size)
+    if late:
+        raise UserInputError(
+            f"--parallel-chunks prompts every chunk after the first by the detector alone, but {prompts.source} has "
+            f"clicks on frame {late[0]}, after the first chunk (frames 0-{settings.chunk_size - 1}). Move them into "
+            "the first chunk, or leave out --parallel-chunks."
+        )
 
 
 def run_animals(prompts: Prompts, settings: TrackSettings) -> list[int]:
@@ -200,7 +254,7 @@ def _link_schedule(settings: TrackSettings, frames, animals, backend) -> LinkSch
 
 def _track_into(
     folder: RunFolder, frames, prompts, settings, backend, store, plan, earlier, detectors, animals, links,
-    fingerprint, start_boxes,
+    fingerprint, start_boxes, events,
 ) -> Iterator:
     """The run itself: ``run.json`` kept up to date, the tracker's events, then the files."""
     metadata = {
@@ -210,7 +264,8 @@ def _track_into(
         "prompts": {"sha256": fingerprint, "source": prompts.source, "rows": prompts.rows()},
         "animals": animals,
         "settings": settings.to_dict(),
-        "backend": backend.describe(),
+        "backend": backend.describe() if backend is not None else {"backend": settings.backend},
+        "parallel_chunks": backend is None,
         "versions": package_versions(),
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "chunks": len(plan),
@@ -223,7 +278,6 @@ def _track_into(
     try:
         if start_boxes is not None:
             metadata["start_boxes"] = {"frame": start_boxes[0], "boxes": {str(a): b.tolist() for a, b in start_boxes[1].items()}}
-        events = track(frames, prompts, backend, store, detectors, settings.reanchor_iou, animals, links, start_boxes)
         for event in events:
             if isinstance(event, ChunkDone):
                 metadata["chunks_done"] = len(store.done_chunks)

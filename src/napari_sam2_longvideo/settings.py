@@ -176,8 +176,13 @@ class TrackSettings:
         none_means="the whole frame",
     )
     threshold: float | None = setting(
-        None, "grey levels an animal differs from the floor by", applies="contrast",
-        none_means="automatic, by Otsu's method",
+        None, "grey levels the core of an animal differs from the local floor by (scaled to the typical "
+        "floor's brightness)", applies="contrast", none_means="automatic, by Otsu's method",
+    )
+    low_threshold: float | None = setting(
+        None, "grey levels down to which a mask grows from its core into the connected pixels that differ "
+        "less (hysteresis: weak parts such as an abdomen or a tail); at most --threshold",
+        applies="contrast", none_means="automatic, from the prompted animals",
     )
     min_area: int | None = setting(
         None, "smaller blobs are not animals (pixels)", applies="contrast",
@@ -240,6 +245,8 @@ class TrackSettings:
             )
         if self.threshold is not None and not 0 < self.threshold < 255:
             raise UserInputError(f"--threshold {self.threshold} must be between 0 and 255 grey levels.")
+        if self.low_threshold is not None and not 0 < self.low_threshold < 255:
+            raise UserInputError(f"--low-threshold {self.low_threshold} must be between 0 and 255 grey levels.")
         if self.min_area is not None and self.min_area < 1:
             raise UserInputError(f"--min-area {self.min_area} must be at least 1 pixel.")
         if self.checkpoint and self.random_weights:

@@ -536,6 +536,7 @@ def test_overwrite_removes_every_file_of_the_earlier_run_and_only_those(tmp_path
     assert main(command) == 0
     assert {"contrast.json", "contrast_tracks.npz", "background.npy", "labels.zarr"} <= {p.name for p in out.iterdir()}
     (out / "notes.txt").write_text("the user's own")
+    (out / "tracks.csv.4242-17.partial").write_text("a write killed half-way")  # write_atomically's leftover
     left = []
     clear = RunFolder.clear
 

@@ -60,6 +60,20 @@ def test_results_are_written_whole_and_read_back_by_name(tmp_path):
     write_results(path, [{"name": "a", "video": "a.mp4", "status": "finished", "frames": 10, "seconds": 1.5,
                           "lost": 0, "merged": 2, "jumped": 0, "error": None, "worker": "tcp://x"}])
     assert path.read_text().splitlines() == [",".join(RESULT_COLUMNS), "a,a.mp4,finished,10,1.5,0,2,0,"]
-    assert not (tmp_path / "batch.csv.partial").exists()
+    assert not list(tmp_path.glob("batch.csv*.partial"))
     assert read_results(path)["a"]["seconds"] == "1.5"
     assert read_results(tmp_path / "none.csv") == {}
+
+
+def test_file_settings_are_relative_to_the_manifest_and_a_folder_takes_name_boxes_csv(tmp_path):
+    manifest = tmp_path / "lab" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("video,prompts,detections,link,animals\nday1.mp4,,boxes/day1.csv,bytetrack,2\n")
+    (row,) = read_manifest(manifest)
+    assert row.prompts is None
+    assert row.settings == {"detections": str(tmp_path / "lab" / "boxes" / "day1.csv"), "link": "bytetrack", "animals": 2}
+    for name in ("a.mp4", "a.boxes.csv", "b.tif", "b.csv"):
+        (tmp_path / name).write_bytes(b"")
+    first, second = read_manifest(tmp_path)
+    assert (first.name, first.prompts, first.settings) == ("a", None, {"detections": str(tmp_path / "a.boxes.csv")})
+    assert (second.name, second.prompts, second.settings) == ("b", str(tmp_path / "b.csv"), {})

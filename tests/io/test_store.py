@@ -237,3 +237,21 @@ def test_extending_a_stopped_run_plans_the_rest_as_a_run_of_that_length_would(st
     assert store.chunks == chunk_plan(18, 4) and store.done_chunks == [0]
     store.extend(18)  # the same length again changes nothing
     assert LabelStore.open(tmp_path / "run").chunks == chunk_plan(18, 4)
+
+
+def test_concurrent_atomic_writes_of_one_file_each_leave_it_whole(tmp_path):
+    """Two processes replacing one file at once (the chunks of --parallel-chunks saving the contrast
+    backend's hand-over): each writes its own temporary file, so neither rename fails."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "shared.bin"
+    script = (
+        "import sys; from pathlib import Path; from napari_sam2_longvideo.io.files import write_atomically\n"
+        "for i in range(300):\n"
+        "    write_atomically(Path(sys.argv[1]), lambda h: h.write(sys.argv[2].encode() * 1000))\n"
+    )
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(target), letter]) for letter in "ab"]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    assert target.read_bytes() in (b"a" * 1000, b"b" * 1000)
+    assert not list(tmp_path.glob("*.partial"))

@@ -107,6 +107,9 @@ FIELD_FORMS: dict[str, FieldForm] = {
     "reanchor_iou": FieldForm("detector", partial(FloatSpinBox, min=0.0, max=1.0, step=0.05), "re-anchor IoU"),
     "arena": FieldForm("contrast", LineEdit, "arena", _none_if_blank, lambda v: v or ""),
     "threshold": _zero_means("automatic", partial(FloatSpinBox, min=0, max=254, step=1), "contrast", "threshold"),
+    "low_threshold": _zero_means(
+        "automatic", partial(FloatSpinBox, min=0, max=254, step=1), "contrast", "low threshold"
+    ),
     "min_area": _zero_means("automatic", partial(SpinBox, min=0, max=10**8), "contrast", "min. area"),
     "overlay": FieldForm(
         "more", partial(FileEdit, mode="w", filter="*.mp4", nullable=True), "overlay video", _none_if_blank

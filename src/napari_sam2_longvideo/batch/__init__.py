@@ -30,7 +30,8 @@ __all__ = ["NO_PROMPTS", "RESULTS_FILE", "VideoJob", "default_workers", "plan_jo
            "track_video"]
 
 
-def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tuple[list[VideoJob], dict]:
+def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path,
+              parallel_chunks: bool = False) -> tuple[list[VideoJob], dict]:
     """One job per manifest row, its settings checked; and the rows refused before they run, by index.
 
     A row whose output folder an earlier row already names is refused (two tasks would race for it).
@@ -42,7 +43,7 @@ def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tu
         except UserInputError as error:
             raise UserInputError(f"Manifest line {row.line} ({row.name}): {error}") from None
         folder = (out / row.name).absolute()
-        job = VideoJob(index, row.name, row.video, row.prompts, row_settings, str(folder))
+        job = VideoJob(index, row.name, row.video, row.prompts, row_settings, str(folder), parallel_chunks)
         if folder in seen:
             refused[index] = (
                 f"the output folder {folder} is already that of manifest line {seen[folder]}; "
@@ -54,7 +55,8 @@ def plan_jobs(rows: list[ManifestRow], settings: TrackSettings, out: Path) -> tu
 
 
 def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: int | None = None,
-              scheduler: str | None = None, cluster=None, progress: bool = True, file=None) -> list[dict]:
+              scheduler: str | None = None, cluster=None, progress: bool = True, file=None,
+              parallel_chunks: bool = False) -> list[dict]:
     """Track every video of ``manifest`` into ``out/<name>/`` on Dask; return the rows of ``batch.csv``.
 
     Parameters
@@ -65,7 +67,8 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
     out : str or Path
         The batch's folder: a run folder per video and ``batch.csv``.
     settings : TrackSettings, optional
-        Settings for every video, which the manifest's setting columns override per video.
+        Settings for every video, which the manifest's setting columns override per video; they are
+        checked together (``--link`` may take each video's boxes from its ``detections`` column).
     workers : int, optional
         Workers of the local cluster (default: `default_workers`).
     scheduler : str, optional
@@ -74,6 +77,9 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
         A cluster object (e.g. `slurm_cluster`) to use instead.
     progress : bool
         Draw a progress bar over the videos on ``file`` (stderr).
+    parallel_chunks : bool
+        Run the chunks of each video as tasks of their own too (``--parallel-chunks``: detector-prompted
+        videos only; docs/batch.md).
 
     Returns
     -------
@@ -82,9 +88,9 @@ def run_batch(manifest, out, settings: TrackSettings | None = None, *, workers: 
         was interrupted), frames, seconds, lost, merged, jumped, error; and worker, the address of the
         Dask worker that ran it (not in ``batch.csv``).
     """
-    settings = (settings or TrackSettings()).validate()
+    settings = settings or TrackSettings()  # checked with each row's settings: a row may complete them
     out = RunFolder.check_path(out)
-    jobs, refused = plan_jobs(read_manifest(manifest), settings, out)
+    jobs, refused = plan_jobs(read_manifest(manifest), settings, out, parallel_chunks)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / RESULTS_FILE
     earlier = read_results(results_path)

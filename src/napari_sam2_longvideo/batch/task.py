@@ -16,8 +16,13 @@ from ..io.frames import open_frames
 from ..io.prompts import Prompts
 from ..io.run_folder import RunFolder
 from ..settings import TrackSettings
+from .chunks import dask_chunk_runner
 
-NO_PROMPTS = "no prompts; detector-prompted batch runs are not available yet"
+NO_PROMPTS = (
+    "no prompts: give the video's clicks (its manifest prompts cell, or NAME.csv beside it in a folder), or let "
+    "a detector find the animals: --detections (a detections column, or NAME.boxes.csv beside the video) or "
+    "--detector, with --animals N (and --link bytetrack or botsort to link the boxes)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +35,7 @@ class VideoJob:
     prompts: str | None
     settings: TrackSettings
     out: str
+    parallel_chunks: bool = False  # the video's chunks as tasks of their own (`chunks`)
 
 
 def track_video(job: VideoJob, topic: str | None = None) -> dict:
@@ -40,30 +46,42 @@ def track_video(job: VideoJob, topic: str | None = None) -> dict:
     exception on the client; ``topic`` names the Dask event topic that progress is reported on.
     """
     from ..engine.events import ChunkDone, RunStarted
-    from ..run import run_tracking
+    from ..run import run_tracking, starts_without_clicks
 
     started = time.perf_counter()
     row = {"name": job.name, "video": job.video, "status": "failed", "worker": _worker_address()}
     report = _reporter(topic, job.index)
     try:
-        if job.prompts is None:
+        if job.prompts is None and not starts_without_clicks(job.settings):
             raise UserInputError(NO_PROMPTS)
         report(state="running")
         _check_worker_can_run(job.settings)
-        prompts = Prompts.from_csv(job.prompts)
+        prompts = Prompts.from_csv(job.prompts) if job.prompts is not None else Prompts([], source="no prompts")
         if _finished_earlier(job, prompts):
             row.update(_summary(job.out), status="finished", skipped=True)
             return row
         _pin_gpu(job.settings)
-        for event in run_tracking(job.video, prompts, job.settings, job.out):
-            if isinstance(event, (RunStarted, ChunkDone)):
-                report(state="running", frames_done=event.frames_done,
-                       total=getattr(event, "total_frames", None))
+        with _chunk_client(job) as client:
+            runner = None if client is None else dask_chunk_runner(client)
+            for event in run_tracking(job.video, prompts, job.settings, job.out, chunk_runner=runner):
+                if isinstance(event, (RunStarted, ChunkDone)):
+                    report(state="running", frames_done=event.frames_done,
+                           total=getattr(event, "total_frames", None))
         row.update(_summary(job.out), status="finished")
     except Exception as error:  # noqa: BLE001 - whatever it was, it is this video's, and the batch goes on
         row["error"] = str(error) if isinstance(error, UserInputError) else f"{type(error).__name__}: {error}"
     row["seconds"] = round(time.perf_counter() - started, 2)
     return row
+
+
+def _chunk_client(job: VideoJob):
+    """With ``parallel_chunks``, a client of this task's own cluster; this task's thread is given up
+    while it waits on its chunks' tasks (`distributed.worker_client`), so its worker can run them."""
+    if not job.parallel_chunks:
+        return contextlib.nullcontext()
+    from distributed import worker_client
+
+    return worker_client()
 
 
 def _worker_address() -> str | None:
@@ -131,9 +149,12 @@ def _finished_earlier(job: VideoJob, prompts: Prompts) -> bool:
         if job.settings.max_frames is not None and job.settings.max_frames < len(frames):
             frames = FirstFrames(frames, job.settings.max_frames)
         video = json.loads(json.dumps(frames.fingerprint(), default=str))
+    from ..run import prompting_fingerprint
+
     lock, _ = RunFolder.claim(job.out)  # a live run there is refused here
     try:
-        RunFolder.prepare(job.out, video=video, prompts=prompts.fingerprint(), settings=job.settings)
+        RunFolder.prepare(job.out, video=video, prompts=prompting_fingerprint(prompts, job.settings),
+                          settings=job.settings)
     finally:
         lock.release()
     return earlier.get("video") == video  # a longer --max-frames is resumed, not skipped

@@ -23,6 +23,11 @@ def add_commands(commands) -> None:
     batch.add_argument("manifest", help="manifest CSV, or a folder of videos with NAME.csv prompts beside each")
     batch.add_argument("--out", required=True, help="output folder: one run folder per video, and batch.csv")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch.add_argument(
+        "--parallel-chunks", action="store_true",
+        help="also run the chunks of each video as separate tasks, each prompted by the detector (--detector "
+        "or --detections) on its first frame, joined where neighbouring chunks meet",
+    )
     where = batch.add_argument_group("where the videos run (default: a local cluster on this machine)")
     choice = where.add_mutually_exclusive_group()
     choice.add_argument(
@@ -47,7 +52,7 @@ def add_commands(commands) -> None:
 def batch_command(args) -> int:
     from ..batch import run_batch, slurm_cluster
 
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, check=False)  # e.g. --link with each row's own detections
     if args.workers is not None and args.workers < 1:
         raise UserInputError(f"--workers {args.workers}: give at least 1.")
     cluster = None
@@ -61,7 +66,7 @@ def batch_command(args) -> int:
                                 args.slurm_jobs, args.slurm_cpus)
     try:
         rows = run_batch(args.manifest, args.out, settings, workers=args.workers, scheduler=args.scheduler,
-                         cluster=cluster, progress=not args.quiet)
+                         cluster=cluster, progress=not args.quiet, parallel_chunks=args.parallel_chunks)
     finally:
         if cluster is not None:
             cluster.close()

@@ -80,7 +80,9 @@ def _help(field: dataclasses.Field) -> str:
     return f"{text} (default: {field.default})"
 
 
-def settings_from_args(args, cls=TrackSettings) -> TrackSettings:
-    """The settings the options give, the rest at their defaults, checked."""
+def settings_from_args(args, cls=TrackSettings, check: bool = True) -> TrackSettings:
+    """The settings the options give, the rest at their defaults, checked (unless ``check`` is False:
+    a batch checks them with each manifest row's own settings, which may complete them)."""
     given = vars(args)
-    return cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given}).validate()
+    settings = cls(**{f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given})
+    return settings.validate() if check else settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import signal
 import sys
@@ -27,6 +28,18 @@ def add_commands(commands) -> None:
         "with --link, or with --animals N and --detector or --detections",
     )
     add_run_options(track)
+    parallel = track.add_argument_group(
+        "parallel chunks (Dask)", "with a detector, the chunks of the video tracked at the same time on Dask "
+        "workers, their identities joined where neighbouring chunks meet (docs/batch.md)")
+    parallel.add_argument(
+        "--parallel-chunks", action="store_true",
+        help="track the chunks as separate Dask tasks, each prompted by the detector (--detector or "
+        "--detections) on its first frame; clicks only on the first chunk",
+    )
+    where = parallel.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="workers of the local Dask cluster (default: as for batch)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://host:8786")
     track.set_defaults(run=track_command)
 
     sample = commands.add_parser(
@@ -98,9 +111,10 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
     prompts = Prompts.from_csv(prompts_path) if prompts_path is not None else Prompts([], source="no prompts")
     progress = RunProgress(settings.chunk_size)
     bar = ProgressBar(progress, enabled=not args.quiet)
-    with StopAfterChunk() as stop, bar:
+    with StopAfterChunk() as stop, bar, _chunk_runner(args, settings, prompts) as chunk_runner:
         events = run_tracking(
-            video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download
+            video, prompts, settings, args.out, overwrite=args.overwrite, download_progress=bar.download,
+            chunk_runner=chunk_runner,
         )
         for event in events:
             bar.show(progress.update(event))
@@ -121,6 +135,27 @@ def run_track(video, prompts_path, settings: TrackSettings, args) -> int:
                 if settings.overlay:
                     print(f"Wrote the overlay video {settings.overlay}")
     return 0
+
+
+@contextlib.contextmanager
+def _chunk_runner(args, settings: TrackSettings, prompts):
+    """With ``--parallel-chunks``, the Dask client the chunks run on (a local cluster unless --scheduler);
+    a run that cannot have parallel chunks is refused before a cluster is started for it."""
+    if not getattr(args, "parallel_chunks", False):
+        if getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None:
+            raise UserInputError("--workers and --scheduler say where --parallel-chunks runs the chunks; add it.")
+        yield None
+        return
+    if args.workers is not None and args.workers < 1:
+        raise UserInputError(f"--workers {args.workers}: give at least 1.")
+    from ..batch.chunks import dask_chunk_runner
+    from ..batch.clusters import open_client
+    from ..run import check_parallel_chunks
+
+    check_parallel_chunks(prompts, settings)
+
+    with open_client(settings, workers=args.workers, scheduler=args.scheduler) as client:
+        yield dask_chunk_runner(client)
 
 
 def sample_backend(settings: TrackSettings) -> str:

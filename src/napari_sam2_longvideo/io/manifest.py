@@ -3,8 +3,12 @@
 The manifest has the columns ``video`` and ``prompts``, optionally ``name`` (the run's folder under the
 batch's output; else the video's file name without its extension), and any `TrackSettings` field as a
 column (``chunk_size`` or ``chunk-size``) whose non-empty cells override the command's option for that
-video. Paths are relative to the manifest's folder. The whole manifest is checked before any video
+video. Paths are relative to the manifest's folder, those of the file settings too (`PATH_SETTINGS`: a
+``detections`` column gives each video its own boxes CSV). The whole manifest is checked before any video
 starts: an unknown column or a value that is not a setting's type is an error naming the row and column.
+
+A folder instead of a manifest takes each video with its clicks ``NAME.csv`` and its boxes
+``NAME.boxes.csv`` (its ``detections``) beside it, where they exist.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from .frames import TIFF_SUFFIXES, VIDEO_SUFFIXES
 REQUIRED = ("video", "prompts")
 OPTIONAL = ("name",)
 RESULT_COLUMNS = ("name", "video", "status", "frames", "seconds", "lost", "merged", "jumped", "error")
+# settings that name a file: a manifest's cell is relative to the manifest's folder, as its video is
+PATH_SETTINGS = ("detections", "detector", "checkpoint")
+BOXES_SUFFIX = ".boxes.csv"  # a folder's NAME.boxes.csv: the detections of NAME's video
 _TRUE, _FALSE = {"1", "true", "yes", "y", "t", "on"}, {"0", "false", "no", "n", "f", "off"}
 
 
@@ -92,6 +99,9 @@ def read_manifest(path) -> list[ManifestRow]:
             field: _parse(cells[column], field, f"Manifest {path}, line {line}, column {column}")
             for column, field in columns.items() if cells.get(column)
         }
+        for field in PATH_SETTINGS:
+            if settings.get(field):
+                settings[field] = str((path.parent / Path(settings[field]).expanduser()).absolute())
         name = cells.get("name") or video.stem
         if Path(name).name != name or name in (".", ".."):
             raise UserInputError(
@@ -111,7 +121,8 @@ def read_manifest(path) -> list[ManifestRow]:
 
 
 def folder_manifest(folder: Path) -> list[ManifestRow]:
-    """Every video file and TIFF stack in ``folder`` (not its subfolders), with ``NAME.csv`` beside it."""
+    """Every video file and TIFF stack in ``folder`` (not its subfolders), with ``NAME.csv`` beside it
+    as its prompts and ``NAME.boxes.csv`` as its detections, where they exist."""
     videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES + TIFF_SUFFIXES)
     if not videos:
         raise UserInputError(
@@ -120,9 +131,10 @@ def folder_manifest(folder: Path) -> list[ManifestRow]:
         )
     rows = []
     for line, video in enumerate(videos, start=2):
-        prompts = video.with_suffix(".csv")
+        prompts, boxes = video.with_suffix(".csv"), video.with_suffix(BOXES_SUFFIX)
+        settings = {"detections": str(boxes.absolute())} if boxes.is_file() else {}
         rows.append(ManifestRow(str(video.absolute()), str(prompts.absolute()) if prompts.exists() else None,
-                                video.stem, {}, line))
+                                video.stem, settings, line))
     return rows
 
 

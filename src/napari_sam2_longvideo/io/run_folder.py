@@ -145,6 +145,9 @@ class RunFolder:
         """Remove what this plugin wrote here, and nothing else."""
         for name in OUR_FILES:
             (self.path / name).unlink(missing_ok=True)
+            # write_atomically's temporary files, left behind by a process that was killed mid-write
+            for partial in self.path.glob(f"{name}.*.partial"):
+                partial.unlink(missing_ok=True)
         for name in OUR_FOLDERS:
             if (self.path / name).exists():
                 shutil.rmtree(self.path / name)

@@ -16,6 +16,10 @@ A chunk's frames go to the array as they are tracked (`ChunkWriter`). When its l
 its blocks are flushed to disk, its records are written atomically, and only then is it added to
 ``index.json`` (itself replaced atomically). A crash at any moment leaves every listed chunk whole; the
 frames of a chunk not listed are redone on resume (until then they may hold what the stopped run wrote).
+
+With ``--parallel-chunks`` several processes write one store at once: each the frames of its own chunk
+(`ChunkWriter.finish_frames`: its own blocks, as blocks never span two chunks), and one process, which
+joins the chunks, the index and the records (`mark_done`, after renumbering a chunk by `map_labels`).
 """
 
 from __future__ import annotations
@@ -189,6 +193,22 @@ class LabelStore:
         self._done.add(chunk.index)
         self._write_index()
 
+    def mark_done(self, chunk: Chunk, records: np.ndarray) -> None:
+        """Mark ``chunk`` finished, its frames written by another process (`ChunkWriter.finish_frames`).
+
+        Only one process may mark chunks (it alone writes ``index.json``): the one that joins the chunks
+        of ``--parallel-chunks``, whose workers write the frames of their chunks' own blocks.
+        """
+        self._save_chunk(chunk, records)
+
+    def map_labels(self, chunk: Chunk, lookup: np.ndarray) -> None:
+        """Replace every label ``v`` on ``chunk``'s frames by ``lookup[v]`` (a chunk's animals renumbered),
+        one block at a time; `mark_done` afterwards flushes them."""
+        lookup = np.asarray(lookup, self.dtype)
+        for start in range(chunk.start, chunk.stop, self.block_length):
+            stop = min(chunk.stop, (start // self.block_length + 1) * self.block_length)
+            self.labels[start:stop] = lookup[self.labels[start:stop]]
+
     def records_path(self, index: int) -> Path:
         """The file of chunk ``index``'s records (a correction backs it up before replacing it)."""
         return self._records_path(index)
@@ -283,13 +303,18 @@ class ChunkWriter:
 
     def finish(self, records: np.ndarray) -> None:
         """Mark the chunk finished once all its frames were added and written."""
+        self.finish_frames()
+        self.store._save_chunk(self.chunk, records)
+
+    def finish_frames(self) -> None:
+        """Wait until all the chunk's frames are written, without marking it finished (another process
+        does, `LabelStore.mark_done`)."""
         self._hand_over()
         for write in self._writes:
             write.result()  # a failed write raises here
         if self._next != self.chunk.stop:
             added = self._next - self.chunk.start
             raise ValueError(f"chunk {self.chunk.index} has {len(self.chunk)} frames, {added} were added")
-        self.store._save_chunk(self.chunk, records)
 
     def _hand_over(self) -> None:
         if self._waiting:

@@ -1,4 +1,5 @@
-"""Generated videos with known truth: same-coloured ellipses that approach, touch, cross and part."""
+"""Generated videos with known truth: same-coloured ellipses that approach, touch, cross and part; and
+two-tone animals (a strong head and thorax, a weak abdomen) on an unevenly lit floor with still objects."""
 
 from __future__ import annotations
 
@@ -21,13 +22,20 @@ class SyntheticClip:
     full_masks : numpy.ndarray
         ``(T, K, H, W)`` bool: each ellipse whole, including the parts hidden under another.
     centers : numpy.ndarray
-        ``(T, K, 2)`` float, ``(y, x)`` of each ellipse's centre.
+        ``(T, K, 2)`` float, ``(y, x)`` of each ellipse's centre (of two-tone animals: of the strong part,
+        where a click goes).
+    weak_masks : numpy.ndarray or None
+        ``(T, K, H, W)`` bool, two-tone animals only: each animal's weak part, whole.
+    still_objects : numpy.ndarray or None
+        ``(H, W)`` bool, two-tone clips only: where the still objects (pellets) lie.
     """
 
     frames: np.ndarray
     truth: np.ndarray
     full_masks: np.ndarray
     centers: np.ndarray
+    weak_masks: np.ndarray | None = None
+    still_objects: np.ndarray | None = None
 
     @property
     def num_animals(self) -> int:
@@ -100,6 +108,70 @@ def crossing_ellipses(
             image[mask] = animal_level + rng.normal(0, 4, size=int(mask.sum()))
         frames[t] = image.clip(0, 255).astype(np.uint8)[..., None]
     return SyntheticClip(frames=frames, truth=truth, full_masks=full, centers=centers)
+
+
+def two_tone_animals(
+    num_frames: int = 60,
+    height: int = 160,
+    width: int = 240,
+    dark_on_light: bool = True,
+    weak: float = 0.3,
+    seed: int = 0,
+) -> SyntheticClip:
+    """Two animals like flies: a strong head and thorax, and an abdomen that differs from the floor by only
+    ``weak`` of what the thorax does; on a floor lit unevenly, beside still objects.
+
+    The two walk along neighbouring rows in opposite directions, thorax first, touch and overlap in the
+    middle of the clip and part. The light falls off from the left edge to 0.55 of it at the right (a
+    lamp to one side) and towards the corners (vignetting); it multiplies the floor, the animals and the
+    pellets alike, as light does. Three still pellets, halfway between the floor and the thorax in
+    brightness, lie just beside the animals' paths, so the animals pass close by them and touch them;
+    they never move, so a background model keeps them. The floor has a fixed texture; each frame adds
+    camera noise.
+    """
+    rng = np.random.default_rng(seed)
+    floor_level, strong_level = (200.0, 40.0) if dark_on_light else (60.0, 230.0)
+    weak_level = floor_level + weak * (strong_level - floor_level)
+    pellet_level = 0.5 * (floor_level + strong_level)
+    yy, xx = np.mgrid[:height, :width]
+    light = (1.0 - 0.45 * xx / (width - 1)) * (1.0 - 0.25 * (((yy - height / 2) / height) ** 2 + ((xx - width / 2) / width) ** 2))
+    floor = rng.normal(floor_level, 6, size=(height, width))
+    shape = (height, width)
+    rows = (height * 0.45, height * 0.55)  # the animals overlap where they pass
+    thorax_axes, abdomen_axes = (height * 0.11, height * 0.065), (height * 0.1, height * 0.055)
+    pellets = np.zeros(shape, bool)
+    # the pellets lie beside the paths: an animal's edge passes within a pixel or two of each
+    for y, x in ((height * 0.355, width * 0.3), (height * 0.645, width * 0.62), (height * 0.355, width * 0.75)):
+        pellets |= _ellipse_mask(shape, (y, x), (height * 0.05, height * 0.035), 0.4)
+    floor[pellets] = rng.normal(pellet_level, 4, size=int(pellets.sum()))
+
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    truth = np.zeros((num_frames, height, width), np.uint8)
+    full = np.zeros((num_frames, 2, height, width), bool)
+    weak_masks = np.zeros((num_frames, 2, height, width), bool)
+    centers = np.zeros((num_frames, 2, 2))
+    left, right = width * 0.18, width * 0.82
+    for t in range(num_frames):
+        progress = t / max(1, num_frames - 1)
+        reflectance = floor.copy()
+        for k in range(2):
+            start, end = (left, right) if k == 0 else (right, left)
+            heading = 1.0 if end > start else -1.0
+            x = start + (end - start) * progress
+            y = rows[k] + 2.0 * np.sin(2 * np.pi * progress + k)
+            thorax = _ellipse_mask(shape, (y, x), thorax_axes, 0.0)
+            # the abdomen trails the thorax, overlapping it by a few pixels: one body, no waist to speak of
+            abdomen = _ellipse_mask(shape, (y, x - heading * 0.9 * (thorax_axes[0] + abdomen_axes[0])), abdomen_axes, 0.0)
+            abdomen &= ~thorax
+            centers[t, k] = (y, x)
+            full[t, k], weak_masks[t, k] = thorax | abdomen, abdomen
+            truth[t][thorax | abdomen] = k + 1
+            reflectance[abdomen] = weak_level + rng.normal(0, 3, size=int(abdomen.sum()))
+            reflectance[thorax] = strong_level + rng.normal(0, 3, size=int(thorax.sum()))
+        image = light * reflectance + rng.normal(0, 2, size=shape)
+        frames[t] = image.clip(0, 255).astype(np.uint8)[..., None]
+    return SyntheticClip(frames=frames, truth=truth, full_masks=full, centers=centers, weak_masks=weak_masks,
+                         still_objects=pellets)
 
 
 def write_frame_folder(clip: SyntheticClip, folder) -> Path:

@@ -1,8 +1,9 @@
 """A weight-free backend for high-contrast arenas: the floor, blobs, and a seeded watershed for touching animals.
 
 It sits behind the same protocol as SAM2, so chunks, identities, detectors and resuming work unchanged.
-Each frame's foreground (pixels that differ from the floor on the animals' side by more than the
-threshold, specks removed, holes filled) is cut into blobs (`blobs.find_blobs`). A blob goes to the
+Each frame's foreground (pixels that differ from the local floor on the animals' side, grown by
+hysteresis from the confident cores, specks removed, holes filled) is cut into blobs
+(`blobs.find_blobs`; the low level is learned from the prompted animals, `levels`). A blob goes to the
 animal whose mask it overlaps; a blob that several animals need (animals touching) is split between
 them by a watershed seeded where each is expected, and each of them is also given the whole blob at a
 lower logit than its own part, so the tracker keeps the split and flags those frames ``merged``. An
@@ -22,13 +23,17 @@ from ....errors import UserInputError
 from ....io.run_folder import CONTRAST_HANDOVER_FILE as HANDOVER_FILE
 from ..base import FramePrediction
 from .blobs import Blobs, blobs_from_outlines, find_blobs
-from .floor import FloorModel, animals_are_dark, arena_mask, learn_floor
+from .floor import FloorModel, animals_are_dark, arena_mask, learn_floor, normalised
 from .identities import AnimalTrack, assign_blobs, load_handover, save_handover
+from .levels import learn_low_level
 from .outline_worker import OutlineJob, OutlineWorker
 from .touching import split_blob
 
 OWN, SHARED = 2.0, 1.0  # logits: an animal's own part, and the whole of a blob it shares
 SCORE_ALONE, SCORE_SHARED = 1.0, 0.5
+# A mask alone whose area suddenly doubled or halved against the animal's median (`sizes`): below the
+# review's low score (`engine.review.LOW_SCORE`), so that such frames are listed for a look.
+SCORE_RESIZED = 0.25
 MIN_AREA_FRACTION = 0.2  # of the smallest prompted animal: specks and tails are smaller
 PROMPT_REACH = 5  # pixels: a click this close to an animal's edge still picks the animal
 
@@ -39,7 +44,7 @@ class ContrastBackend:
     Parameters
     ----------
     settings : TrackSettings
-        ``arena``, ``threshold`` and ``min_area`` are read (None = learned).
+        ``arena``, ``threshold``, ``low_threshold`` and ``min_area`` are read (None = learned).
     frames : FrameSource
         The whole video: the floor is sampled from all of it.
     folder : Path, optional
@@ -57,7 +62,7 @@ class ContrastBackend:
         self.arena_image = None if self.arena_area == self.arena.size else self.arena.view(np.uint8)
         # learned from the first prompt of the run (or read back from the folder), then fixed
         self.model: FloorModel | None = FloorModel.load(folder, frames.height, frames.width)
-        self._floor_with_threshold: tuple = (None, None)  # (model, the same with the settings' threshold)
+        self._floor_with_levels: tuple = (None, None, None, None)  # model, high, low, and the same with those
         # Each animal's track (speed, last whole mask) on the last frame a chunk saw it, for the next
         # chunk to go on with: animals that touch across a chunk boundary keep what tells them apart.
         # Saved too, so a resumed run goes on exactly as an uninterrupted one.
@@ -81,7 +86,7 @@ class ContrastBackend:
 
     def describe(self) -> dict:
         return {"backend": self.name, "arena": self.settings.arena, "threshold": self.settings.threshold,
-                "min_area": self.settings.min_area}
+                "low_threshold": self.settings.low_threshold, "min_area": self.settings.min_area}
 
     def preparing(self) -> str | None:
         """What the first propagation does before its first frame, for the progress display."""
@@ -102,19 +107,36 @@ class ContrastBackend:
         return self.model.min_area or 1
 
     def floor(self) -> FloorModel:
-        """The model with the settings' threshold where one is given (made once: its floor level is cached)."""
-        if self.settings.threshold is None:
+        """The model with the settings' levels where given (made once: its floor level and gain are cached)."""
+        high = self.settings.threshold if self.settings.threshold is not None else self.model.threshold
+        low = self.settings.low_threshold if self.settings.low_threshold is not None else self.model.low_threshold
+        if (high, low) == (self.model.threshold, self.model.low_threshold):
             return self.model
-        if self._floor_with_threshold[0] is not self.model:
-            floor = FloorModel(self.model.background, self.model.dark, self.settings.threshold, self.model.min_area)
-            self._floor_with_threshold = (self.model, floor)
-        return self._floor_with_threshold[1]
+        model, *levels, floor = self._floor_with_levels
+        if model is not self.model or levels != [high, low]:
+            floor = FloorModel(self.model.background, self.model.dark, high, self.model.min_area, low)
+            floor.__dict__["gain"] = self.model.gain  # cached_property: the same background's
+            self._floor_with_levels = (self.model, high, low, floor)
+        return floor
 
     def learn_side(self, frame_grey: np.ndarray, inside: np.ndarray) -> None:
         """On the run's first prompt: the animals' side from the prompted pixels, then the floor."""
         if self.model is None:
             dark = animals_are_dark(frame_grey, inside)
             self.model = learn_floor(self.frames, dark, self.arena)
+
+    @property
+    def learns_low_level(self) -> bool:
+        return self.settings.low_threshold is None and self.model.low_threshold is None
+
+    def learn_levels(self, frame_grey: np.ndarray, cores: list[np.ndarray]) -> None:
+        """On the run's first propagation: the low level from the prompted animals' cores on a frame."""
+        floor = self.floor()
+        grey = normalised(frame_grey, floor.floor_level)
+        level = floor.threshold if grey is None else learn_low_level(floor.contrast(grey), cores, floor.threshold,
+                                                                     self.arena_image)
+        self.model.low_threshold = level
+        self.model.save(self.folder)
 
     def learn_size(self, prompt_masks: list[np.ndarray]) -> None:
         """On the run's first propagation: the smallest animal from the prompts; then save what was learned."""
@@ -257,6 +279,11 @@ class ContrastSession:
         if not animals:
             return
         prompt_frames = sorted({*self.points, *self.boxes, *self.masks})
+        if self.backend.learns_low_level:
+            # the prompts were found at the high level alone: their cores, to learn the low level from
+            first = prompt_frames[0]
+            self.backend.learn_levels(self.frames.read_grey(first), list(self._prompted(first).values()))
+            self._resolved.clear()
         self.backend.learn_size([m for f in prompt_frames for m in self._prompted(f).values() if len(m)])
         min_area = self.backend.min_area
 
@@ -282,8 +309,9 @@ class ContrastSession:
                 for animal, track in followed.items():
                     row = animals.index(animal)
                     claims[row] = (*((blob, SHARED) for blob in shared.get(animal, ())), (parts[animal], OWN))
-                    scores[row] = 0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared else SCORE_ALONE
                     track.update(parts[animal], shared.get(animal, ()))
+                    scores[row] = (0.0 if not len(parts[animal]) else SCORE_SHARED if animal in shared
+                                   else SCORE_RESIZED if track.resized else SCORE_ALONE)
             shared_prompt = self._shared.get(frame, {}) if prompted else {}
             for animal, pixels in prompted.items():
                 # a click says which animal a blob is, not that it is one animal: the score and the claims

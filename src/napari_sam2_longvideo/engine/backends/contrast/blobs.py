@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .floor import FloorModel, contrast_image, normalised
+from .floor import FloorModel, normalised
 
 OPEN_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 # A frame on which more than this fraction of the arena stands out is not animals on the floor: the
@@ -80,6 +80,13 @@ def find_outlines(
 ) -> list[np.ndarray]:
     """The outer outlines (OpenCV contours) of the blobs on one frame.
 
+    A blob is grown from a confident core (pixels at least ``floor.threshold`` from the local floor)
+    into the connected pixels at least ``floor.low`` from it: hysteresis, as
+    ``skimage.filters.apply_hysteresis_threshold`` does, so that parts that contrast weakly (an
+    abdomen, legs, a tail) stay with the body, while floor texture at the low level that touches no
+    core is left out. The low foreground is opened first, which removes specks and cuts the one-pixel
+    bridges through which growth would leak into the texture of the floor.
+
     A frame that shows no floor (black or white) has no blobs: the animals are lost there, not replaced
     by whatever the frame shows. ``arena`` is a uint8 0/1 image, or None for the whole frame. Blobs
     that cannot hold ``min_area`` pixels are left out (they are floor texture, not animals).
@@ -87,19 +94,47 @@ def find_outlines(
     frame_grey = normalised(frame_grey, floor.floor_level)
     if frame_grey is None:
         return []
-    _, mask = cv2.threshold(contrast_image(frame_grey, floor.background, floor.dark), floor.threshold, 1,
-                            cv2.THRESH_BINARY)
+    contrast = floor.contrast(frame_grey)
+    _, mask = cv2.threshold(contrast, floor.low, 1, cv2.THRESH_BINARY)
     if arena is not None:
         mask = cv2.bitwise_and(mask, arena)
     if cv2.countNonZero(mask) > MAX_FOREGROUND * arena_area:
         return []
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, OPEN_KERNEL)
+    if floor.low < floor.threshold:
+        _, cores = cv2.threshold(contrast, floor.threshold, 1, cv2.THRESH_BINARY)
+        mask = grown_from_cores(mask, cv2.bitwise_and(cores, mask), min_area * CORE_FRACTION)
     outlines, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    if min_area > 1:
-        # By Pick's theorem a blob has at most its outline's area plus half its length plus one pixels
-        # (the outline runs through the centres of the edge pixels); the margin here is twice that.
-        outlines = [o for o in outlines if cv2.contourArea(o) + cv2.arcLength(o, True) + 1 >= min_area]
-    return list(outlines)
+    return [o for o in outlines if _may_hold(o, min_area)]
+
+
+CORE_FRACTION = 0.5  # of --min-area: a core smaller than this is a speck of the floor, not an animal's
+
+
+def grown_from_cores(low: np.ndarray, cores: np.ndarray, min_core: float = 0) -> np.ndarray:
+    """The pieces of ``low`` (uint8 0/1) that hold a core of ``cores`` able to hold ``min_core`` pixels.
+
+    One flood fill per core from a pixel on its outline (which lies on the core, so in ``low``); a
+    core inside a piece already filled costs nothing more. Work in proportion to the animals.
+    """
+    outlines, _ = cv2.findContours(cores, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros((low.shape[0] + 2, low.shape[1] + 2), np.uint8)
+    flags = 8 | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
+    for outline in outlines:
+        x, y = (int(v) for v in outline[0, 0])
+        if filled[y + 1, x + 1] or not _may_hold(outline, min_core):
+            continue
+        cv2.floodFill(low, filled, (x, y), 1, 0, 0, flags)
+    return np.ascontiguousarray(filled[1:-1, 1:-1])
+
+
+def _may_hold(outline: np.ndarray, area: float) -> bool:
+    """Whether the blob inside ``outline`` may hold ``area`` pixels.
+
+    By Pick's theorem a blob has at most its outline's area plus half its length plus one pixels (the
+    outline runs through the centres of the edge pixels); the margin here is twice that.
+    """
+    return area <= 1 or cv2.contourArea(outline) + cv2.arcLength(outline, True) + 1 >= area
 
 
 def blobs_from_outlines(outlines: list[np.ndarray], shape: tuple[int, int]) -> Blobs:

@@ -7,7 +7,14 @@ that rests for half the video would stay in it. Knowing the animals' side (dark 
 light on dark) allows better: a high percentile for dark animals (a low one for light animals) shows the
 floor wherever an animal was away in a few of the samples.
 
-Everything learned here (the floor, the side, the threshold, the smallest animal) is saved in the run's
+The floor's brightness varies across the image (vignetting, a lamp to one side, the shadow of a wall).
+Under a light that varies slowly, an animal and the floor beside it are lit alike, so the difference
+between them scales with the light there: differences are measured against the local floor (the
+background blurred over a sixteenth of the frame) and scaled to what they would be on a floor of the
+typical brightness (`FloorModel.gain`). An animal in a dark corner then stands out as much as one in
+the middle.
+
+Everything learned here (the floor, the side, the two levels, the smallest animal) is saved in the run's
 folder the first time and read back when the run resumes, so a resumed run segments exactly as the first
 one did, whichever frame it starts on.
 """
@@ -31,6 +38,11 @@ from ....io.run_folder import CONTRAST_MODEL_FILE as MODEL_FILE  # learned with 
 SAMPLES = 31
 FLOOR_PERCENTILE = 85  # for dark animals; 100 - this for light ones
 MIN_THRESHOLD = 12.0  # grey levels: camera noise and compression stay below this
+# How far the local floor may be from the typical one and still be scaled to it: beyond, it is not a
+# lit floor (a black wall, a window) and its noise would be scaled up into animals.
+MIN_GAIN, MAX_GAIN = 1.0, 4.0
+GAIN_ONE = 32  # the gain is kept as an 8-bit image in 32nds: one OpenCV multiply per frame
+LIGHT_CELLS = 16  # the local floor: the background averaged over this many cells across, then smoothed
 # A frame this flat (standard deviation of grey levels) or this dark shows no floor: a black, white or
 # uniform frame. Dim and glaring frames that still show the floor are brought to its brightness.
 FLAT_FRAME_STD, BLACK_FRAME_LEVEL = 4.0, 4.0
@@ -68,19 +80,52 @@ class FloorModel:
     dark : bool
         Animals are darker than the floor.
     threshold : float
-        Grey levels an animal differs from the floor by at least (Otsu on the sampled frames).
+        The high level: grey levels (on a floor of typical brightness, see `gain`) the confident core of
+        an animal differs from the floor by at least (Otsu on the sampled frames).
     min_area : int or None
         Blobs smaller than this many pixels are not animals; None until the first prompts are seen.
+    low_threshold : float or None
+        The low level: an animal's mask grows from its core into the connected pixels that differ from
+        the floor by at least this (hysteresis); None until learned from the first prompts (`levels`),
+        and meanwhile the high level.
     """
 
     background: np.ndarray
     dark: bool
     threshold: float
     min_area: int | None = None
+    low_threshold: float | None = None
 
     @cached_property
     def floor_level(self) -> float:
         return brightness(self.background)
+
+    @property
+    def low(self) -> float:
+        """The low level, never above the high one."""
+        return self.threshold if self.low_threshold is None else min(self.low_threshold, self.threshold)
+
+    @cached_property
+    def gain(self) -> np.ndarray:
+        """``(H, W)`` uint8, in 32nds: the typical floor's brightness over the local floor's.
+
+        The local floor is the background averaged over `LIGHT_CELLS` cells across (texture, pellets and
+        the odd dark gap average out) and smoothed back to full size: light that varies over a few
+        cells, not over a few pixels.
+        """
+        height, width = self.background.shape
+        cells = (min(width, LIGHT_CELLS), max(1, min(height, round(LIGHT_CELLS * height / width))))
+        coarse = cv2.resize(self.background, cells, interpolation=cv2.INTER_AREA).astype(np.float32)
+        coarse = cv2.GaussianBlur(coarse, (0, 0), 1.0)
+        local = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+        # light scales the floor and the animals on it alike, whichever is the lighter (of a lit surface,
+        # what reaches the camera is the light times how much the surface reflects)
+        gain = np.clip(self.floor_level / np.maximum(local, 1.0), MIN_GAIN, MAX_GAIN)
+        return (gain * GAIN_ONE).round().astype(np.uint8)
+
+    def contrast(self, frame_grey: np.ndarray) -> np.ndarray:
+        """How much each pixel of a (normalised) frame stands out from the local floor on the animals' side."""
+        return local_contrast(frame_grey, self.background, self.dark, self.gain)
 
     def save(self, folder: Path | None) -> None:
         """Write ``background.npy`` and ``contrast.json`` (the latter names the former's SHA-1)."""
@@ -108,7 +153,8 @@ class FloorModel:
             return None  # damaged: learn again
         if background.shape != (height, width) or facts.get("background_sha1") != _digest(background):
             return None
-        return cls(background, bool(facts["dark"]), float(facts["threshold"]), facts.get("min_area"))
+        return cls(background, bool(facts["dark"]), float(facts["threshold"]), facts.get("min_area"),
+                   facts.get("low_threshold"))
 
 
 def _digest(background: np.ndarray) -> str:
@@ -135,8 +181,9 @@ def learn_floor(frames, dark: bool, arena: np.ndarray, samples: int = SAMPLES) -
     stack = np.stack([cv2.convertScaleAbs(image, alpha=reference / max(brightness(image), 1.0)) for image in usable])
     percentile = FLOOR_PERCENTILE if dark else 100 - FLOOR_PERCENTILE
     background = np.percentile(stack, percentile, axis=0).round().astype(np.uint8)
-    contrast = np.concatenate([contrast_image(image, background, dark)[arena][::7] for image in stack])
-    return FloorModel(background, dark, otsu_threshold(contrast))
+    model = FloorModel(background, dark, 0.0)
+    model.threshold = otsu_threshold(np.concatenate([model.contrast(image)[arena][::7] for image in stack]))
+    return model
 
 
 def _shows_floor(level: float, spread: float) -> bool:
@@ -197,6 +244,11 @@ def animals_are_dark(frame_grey: np.ndarray, inside: np.ndarray) -> bool:
 def contrast_image(frame_grey: np.ndarray, background: np.ndarray, dark: bool) -> np.ndarray:
     """How much each pixel stands out from the floor on the animals' side; 0 on the other side."""
     return cv2.subtract(background, frame_grey) if dark else cv2.subtract(frame_grey, background)
+
+
+def local_contrast(frame_grey: np.ndarray, background: np.ndarray, dark: bool, gain: np.ndarray) -> np.ndarray:
+    """`contrast_image` scaled by ``gain`` (32nds, see `FloorModel.gain`): as if lit as the typical floor."""
+    return cv2.multiply(contrast_image(frame_grey, background, dark), gain, scale=1.0 / GAIN_ONE)
 
 
 def otsu_threshold(contrast: np.ndarray) -> float:

@@ -15,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ....core.geometry import centre
 from ....io.files import write_atomically
+from . import sizes
 from .blobs import Blobs, shifted
 from .touching import split_blob
 
@@ -51,7 +52,17 @@ class AnimalTrack:
         self.velocity = np.zeros(2)
         self.seen = len(pixels) > 0
         self.centre = self.whole_centre = centre(pixels, self.shape[1]) if self.seen else None
+        self.areas = np.array([len(pixels)] if self.seen else [], np.int64)  # alone, latest last
+        self._typical = None
+        self.resized = False
         return self
+
+    @property
+    def typical_area(self) -> float | None:
+        """The median area over its last frames alone (`sizes.HISTORY`); None before any."""
+        if self._typical is None or self._typical[0] is not self.areas:  # worked out once per frame
+            self._typical = (self.areas, float(np.median(self.areas)) if len(self.areas) else None)
+        return self._typical[1]
 
     @property
     def size(self) -> int:
@@ -86,7 +97,7 @@ class AnimalTrack:
             # unseen: where it went and how fast is unknown, so the speed is forgotten; its last mask
             # stays, for a blob that appears there to find it
             self.velocity[:] = 0
-            self.seen = False
+            self.seen = self.resized = False
             return
         alone = not len(shared_blobs)
         now = centre(part, self.shape[1]) if alone else self._body_centre(part, np.concatenate(shared_blobs))
@@ -98,8 +109,10 @@ class AnimalTrack:
             step *= min(1.0, limit / max(float(np.hypot(*step)), 1e-9))
             self.velocity = 0.5 * self.velocity + 0.5 * step
         self.pixels, self.centre, self.seen = part, now, True
+        self.resized = alone and sizes.is_resized(len(part), self.typical_area)
         if alone:
             self.whole, self.whole_centre, self._whole_cols = part, now, None
+            self.areas = sizes.remembered(self.areas, len(part))
 
     def _body_centre(self, part: np.ndarray, blob: np.ndarray) -> np.ndarray:
         """The animal's centre while it shares ``blob``: that of its part, with as much of the rest of
@@ -132,13 +145,13 @@ class AnimalTrack:
 
     def copy(self) -> AnimalTrack:
         twin = object.__new__(AnimalTrack)
-        twin.__dict__.update(self.__dict__, velocity=self.velocity.copy())
+        twin.__dict__.update(self.__dict__, velocity=self.velocity.copy(), areas=self.areas.copy())
         return twin
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
         known = self.centre is not None
         return {
-            f"{prefix}pixels": self.pixels, f"{prefix}whole": self.whole,
+            f"{prefix}pixels": self.pixels, f"{prefix}whole": self.whole, f"{prefix}areas": self.areas,
             f"{prefix}motion": np.concatenate([self.velocity, self.centre if known else [np.nan] * 2,
                                                self.whole_centre if known else [np.nan] * 2, [self.seen]]),
         }
@@ -148,6 +161,8 @@ class AnimalTrack:
         track = cls(arrays[f"{prefix}whole"], shape)
         motion = arrays[f"{prefix}motion"]
         track.pixels, track.velocity, track.seen = arrays[f"{prefix}pixels"], motion[:2].copy(), bool(motion[6])
+        if f"{prefix}areas" in arrays:  # saved before sizes were kept: the whole mask's area alone
+            track.areas = arrays[f"{prefix}areas"].astype(np.int64)
         if track.centre is not None:
             track.centre, track.whole_centre = motion[2:4].copy(), motion[4:6].copy()
         return track
@@ -211,6 +226,9 @@ def assign_blobs(
         for animal, part in zip(claimants, split):
             parts[animal] = np.concatenate([parts[animal], part])
             shared.setdefault(animal, []).append(pixels)
+    for animal in animals:
+        if animal not in shared:  # alone: a mask that outgrew the animal spilled onto the floor
+            parts[animal] = sizes.trimmed(parts[animal], tracks[animal].typical_area, shape)
     return parts, shared
 
 
