@@ -136,15 +136,17 @@ def test_the_second_runs_labels_are_on_top_and_a_rerun_replaces_its_layer(
     wait_for_run(widget)
     names = [layer.name for layer in viewer.layers]
     assert names == ["generated_clip", "generated_clip labels", "generated_clip labels (second)",
-                     "generated_clip prompts"]
+                     "generated_clip labels (second) tracks", "generated_clip prompts"]  # the first's tracks gone
     first = viewer.layers["generated_clip labels"]
     first.visible = False
     widget.out.value = tmp_path / "first"
     widget.overwrite.value = True
     widget.track()
     wait_for_run(widget)
-    assert [layer.name for layer in viewer.layers][-2:] == ["generated_clip labels", "generated_clip prompts"]
-    assert first.visible and len(viewer.layers) == 4
+    assert [layer.name for layer in viewer.layers][-3:] == [
+        "generated_clip labels", "generated_clip labels tracks", "generated_clip prompts"
+    ]
+    assert first.visible and len(viewer.layers) == 5
     np.testing.assert_array_equal(np.asarray(first.data), generated.truth)
 
 
@@ -219,13 +221,22 @@ def test_the_status_line_and_the_buttons_stay_in_view_with_every_section_unfolde
         assert part.isVisible() and widget.rect().contains(part.mapTo(widget, part.rect().bottomRight()))
 
 
-def test_a_review_panel_can_be_docked_beside_as_a_tab(widget):
+def test_the_run_just_tracked_is_reviewed_in_the_docks_second_tab(widget, use_generated, wait_for_run, generated,
+                                                                  tmp_path):
+    assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == ["Track", "Review and correct"]
+    assert widget.tabs.widget(0) is widget.track_page and widget.tabs.widget(1) is widget.review
+    widget.backend_factory = lambda settings: TruthBackend(generated)
+    use_generated(widget, tmp_path / "run")
+    widget.track()
+    wait_for_run(widget)
+    review = widget.review
+    assert review.run_folder == tmp_path / "run" and review.layer is widget.results.layer
+    assert review.table.rowCount() == len(review.episodes)
+    assert widget.tabs.tabText(1) == f"Review and correct ({len(review.episodes)})"
     from qtpy.QtWidgets import QLabel
 
-    panel = QLabel("review")
-    widget.add_panel("Review", panel)
-    assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == ["Track", "Review"]
-    assert widget.tabs.widget(0) is widget.track_page
+    widget.add_panel("More", QLabel("another panel"))  # further panels go beside
+    assert widget.tabs.count() == 3
 
 
 def test_start_over_into_a_folder_not_shown_keeps_the_forms_settings(

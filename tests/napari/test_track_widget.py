@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 import zarr
+from napari.layers import Labels
 from napari.qt.threading import create_worker
 
 from napari_sam2_longvideo._napari import _track_widget
@@ -96,7 +97,8 @@ def test_cancel_keeps_finished_chunks_and_track_resumes_after_them(
     widget.track()
     wait_for_run(widget)
     assert [session.start for session in resumed.sessions] == [9, 19, 29]  # chunks 1-3, from the carried frame
-    assert len([layer for layer in viewer.layers if layer.name.startswith("generated_clip labels")]) == 1
+    assert len([layer for layer in viewer.layers if layer.name.startswith("generated_clip labels")
+                and isinstance(layer, Labels)]) == 1
     np.testing.assert_array_equal(np.asarray(viewer.layers["generated_clip labels"].data), generated.truth)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "run" / "labels.tif"), generated.truth)
 

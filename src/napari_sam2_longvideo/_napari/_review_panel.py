@@ -51,6 +51,7 @@ class ReviewPanel(QWidget):
         self.viewer = viewer
         self.run_folder: Path | None = None
         self.layer: Labels | None = None
+        self.tracks_layer = None
         self.records = np.zeros(0)
         self.episodes: list[Episode] = []
         self.animals: list[int] = []
@@ -126,7 +127,10 @@ class ReviewPanel(QWidget):
         self._fill_table()
         self.plot.show_series(animal_series(self.records, self.num_frames), self.episodes, self.num_frames)
         self.plot.set_frame(self.current_frame())
-        show_tracks(self.viewer, self.records, f"{self.layer.name} tracks", like=self.layer)
+        tracks = show_tracks(self.viewer, self.records, f"{self.layer.name} tracks", like=self.layer)
+        if self.tracks_layer is not None and self.tracks_layer is not tracks and self.tracks_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.tracks_layer)  # an earlier run's tracks would lie over this one's
+        self.tracks_layer = tracks
         done = "" if store.complete else f" (unfinished: {store.frames_done} of {store.shape[0]} frames tracked)"
         self.summary.setText(f"{self.run_folder}: {len(self.episodes)} doubtful episodes in {self.num_frames} "
                              f"frames, animals {' '.join(map(str, self.animals))}{done}.")

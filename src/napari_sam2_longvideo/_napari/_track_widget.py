@@ -29,6 +29,7 @@ from ._labels_layer import ResultsLayer
 from ._layout import collapsible, heading, hint, row, scrolling
 from ._prompts_layer import prompts_from_layer
 from ._prompts_panel import PEN_HELP, PromptsPanel
+from ._review_panel import ReviewPanel
 from ._run_mode import MODE_HELP, ModeChooser
 from ._run_view import RunView
 from ._settings_form import SECTION_TITLES, SettingsForm
@@ -106,6 +107,9 @@ class TrackWidget(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self._pages.addWidget(self.track_page)
         self.tabs: QTabWidget | None = None
+        # review and correction belong to the run just tracked: the same dock, one tab over
+        self.review = ReviewPanel(viewer, backend_factory)
+        self.add_panel("Review and correct", self.review)
 
         self.track_button.changed.connect(self.track)
         self.cancel_button.changed.connect(self.cancel)
@@ -243,6 +247,8 @@ class TrackWidget(QWidget):
             self.status.setText(f"Done: {event.labels.name}, {event.tracks.name} and {event.metadata.name} "
                                 f"are in {event.labels.parent}")
             show_info(f"Tracking finished. Results: {event.labels.parent}")
+            if self.review.show_run(event.labels.parent, self.results.layer if self.results else None):
+                self.tabs.setTabText(1, f"Review and correct ({len(self.review.episodes)})")
 
     def _on_download(self, done, total) -> None:
         self.progress_bar.setMaximum(int(total or 0) // 1_000_000)  # 0: a busy bar when the size is unknown

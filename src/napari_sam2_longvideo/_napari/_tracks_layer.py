@@ -51,7 +51,10 @@ def show_tracks(viewer, records: np.ndarray, name: str, like=None) -> Tracks | N
         layer.color_by = COLOR_PROPERTY
         return layer
     kwargs = {} if like is None else {"scale": like.scale, "translate": like.translate}
-    return viewer.add_tracks(
+    layer = viewer.add_tracks(
         data, properties=properties, colormaps_dict={COLOR_PROPERTY: palette_colormap()}, color_by=COLOR_PROPERTY,
         name=name, tail_length=TAIL_LENGTH, tail_width=2, blending="translucent", **kwargs,
     )
+    if like is not None and like in viewer.layers:  # just above its labels, not over the prompts
+        viewer.layers.move(viewer.layers.index(layer), viewer.layers.index(like) + 1)
+    return layer

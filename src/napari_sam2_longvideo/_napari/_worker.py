@@ -12,8 +12,8 @@ import os
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from qtpy.QtCore import QObject, Signal
 
