@@ -119,3 +119,29 @@ def test_exporting_before_any_run_says_what_to_do(widget, errors_shown, tmp_path
     widget.out.value = tmp_path / "nothing"
     assert widget.export_formats(["sleap"]) == []
     assert "Nothing is tracked in" in errors_shown[-1] and "--" not in errors_shown[-1]
+
+
+@pytest.mark.parametrize(("fmt", "source_software"), [
+    ("sleap", "SLEAP"), ("dlc", "DeepLabCut"), ("movement", "movement (netCDF)"),
+])
+def test_the_exports_open_in_movements_own_napari_plugin(viewer, widget, video_run, fmt, source_software):
+    """What the issue promises: the files open in movement's widget, docked from its manifest, with each
+    animal's points where tracks.csv puts its centroid."""
+    from movement.napari.loader_widgets import DataLoader
+
+    written = widget.export_formats([fmt])
+    path = next(p for p in written if p.suffix in (".h5", ".csv", ".nc") and "bbox" not in p.name)
+    _dock, movement_widget = viewer.window.add_plugin_dock_widget("movement", "movement")
+    loader = movement_widget.findChild(DataLoader)
+    loader.source_software_combo.setCurrentText(source_software)
+    loader.fps_spinbox.setValue(FPS)
+    loader.file_path_edit.setText(str(path))
+    before = set(viewer.layers)
+    loader.load_button.click()
+    points = next(layer for layer in viewer.layers if layer not in before and layer._type_string == "points")
+    # movement's points: (frame, y, x) per individual, in order of the individuals
+    rows = list(csv.DictReader((video_run / "tracks.csv").open()))
+    expected = sorted((int(r["frame"]), round(float(r["centroid_y"]), 2), round(float(r["centroid_x"]), 2))
+                      for r in rows if r["lost"] == "0")
+    shown = sorted((int(t), round(float(y), 2), round(float(x), 2)) for t, y, x in points.data)
+    assert shown == expected
