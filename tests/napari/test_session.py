@@ -262,3 +262,29 @@ def test_a_run_folder_opened_before_the_widget_is_taken_up_when_it_opens(viewer,
     _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Track animals")
     assert widget.form.widgets["backend"].value == "contrast" and str(widget.out.value) == str(tmp_path / "run")
     assert widget.status.text().startswith("Stopped run: 6 of 24 frames")
+
+
+def test_a_click_on_a_touching_frame_keeps_the_merged_flag_the_masks_call_for(
+    viewer, widget, generated, use_generated, wait_for_run, tmp_path
+):
+    """A user clicks animal 1 again where the two touch and its mask covers both: that frame is flagged
+    `merged` in the run's records, as an unprompted frame with the same masks is (issue 18)."""
+    import scipy.ndimage as ndi
+
+    from napari_sam2_longvideo.io.store import LabelStore
+
+    near = [np.count_nonzero(ndi.binary_dilation(labels == 1, iterations=2) & (labels == 2)) for labels in generated.truth]
+    # the first frame they touch, after their usual areas are known (10 frames seen): one blob of both
+    touching = next(t for t in range(10, len(near)) if near[t])
+    prompts = viewer.layers["generated_clip prompts"]
+    _frame, y, x, _animal, _positive = generated.center_prompts(touching)[0]
+    prompts.add([[touching, y, x]])
+    prompts.features.loc[len(prompts.data) - 1, "animal"] = 1
+    widget.backend_factory = lambda settings: TruthBackend(generated, fuse={touching: (1, 2)})
+    use_generated(widget, tmp_path / "run")
+    widget.track()
+    wait_for_run(widget)
+    records = LabelStore.open(tmp_path / "run").records()
+    at = records[records["frame"] == touching]
+    assert at["prompted"].tolist() == [True, False] and at["lost"].tolist() == [False, True]
+    assert at["merged"].all()
