@@ -273,7 +273,8 @@ def test_a_click_on_a_touching_frame_keeps_the_merged_flag_the_masks_call_for(
 
     from napari_sam2_longvideo.io.store import LabelStore
 
-    near = [np.count_nonzero(ndi.binary_dilation(labels == 1, iterations=2) & (labels == 2)) for labels in generated.truth]
+    near = [np.count_nonzero(ndi.binary_dilation(labels == 1, iterations=2) & (labels == 2))
+            for labels in generated.truth]
     # the first frame they touch, after their usual areas are known (10 frames seen): one blob of both
     touching = next(t for t in range(10, len(near)) if near[t])
     prompts = viewer.layers["generated_clip prompts"]
