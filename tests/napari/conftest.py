@@ -116,8 +116,10 @@ class GatedTruthBackend(TruthBackend):
     def __init__(self, clip, **kwargs):
         super().__init__(clip, **kwargs)
         self.gate = threading.Event()
+        self.waiting = threading.Event()  # set once the run is held at the gate
 
     def start_session(self, frames, start, stop):
         if start > 0:
+            self.waiting.set()
             assert self.gate.wait(timeout=60), "the test never opened the gate"
         return super().start_session(frames, start, stop)

@@ -193,6 +193,9 @@ def test_after_cancel_the_bar_and_the_text_say_the_same(
     use_generated(widget, tmp_path / "run")
     widget.track()
     qtbot.waitUntil(lambda: widget.progress.chunks_done == 1, timeout=20_000)
+    # held inside chunk 1's start: on a busy machine the worker may not have got there yet, and a Cancel
+    # before would stop it after chunk 1's first event, with frame 10 untracked
+    assert gated_backend.waiting.wait(timeout=20)
     widget.cancel_button.native.click()
     gated_backend.gate.set()  # frame 10 is tracked, then the worker sees Cancel
     wait_for_run(widget)
