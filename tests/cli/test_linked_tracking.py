@@ -44,13 +44,18 @@ def ious(labels, truth, frame, mapping):
     ]
 
 
-@pytest.fixture(scope="module")
-def clip_folder(tmp_path_factory):
-    clip = crossing_ellipses(num_frames=60)
-    folder = tmp_path_factory.mktemp("clip")
+def clip_with_boxes(folder, num_frames=60):
+    """A generated clip written as a frame folder into ``folder``, and its truth-derived `noisy_boxes`
+    as a detections file: (clip, frames folder, boxes file)."""
+    clip = crossing_ellipses(num_frames=num_frames)
     video = write_frame_folder(clip, folder / "frames")
     boxes = write_detections_csv(folder / "boxes.csv", noisy_boxes(clip.truth))
     return clip, video, boxes
+
+
+@pytest.fixture(scope="module")
+def clip_folder(tmp_path_factory):
+    return clip_with_boxes(tmp_path_factory.mktemp("clip"))
 
 
 @pytest.mark.parametrize("link", ["bytetrack", "botsort"])

@@ -11,21 +11,15 @@ import pytest
 import tifffile
 
 from napari_sam2_longvideo.cli import main
-from napari_sam2_longvideo.io.detections import write_detections_csv
 from napari_sam2_longvideo.io.prompts import Prompts
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
-from tests.cli.test_linked_tracking import noisy_boxes
+from tests.cli.test_linked_tracking import clip_with_boxes
 
 PARALLEL = ["--parallel-chunks", "--workers", "2"]
 
 
 @pytest.fixture(scope="module")
 def clip_folder(tmp_path_factory):
-    clip = crossing_ellipses(num_frames=60)
-    folder = tmp_path_factory.mktemp("clip")
-    video = write_frame_folder(clip, folder / "frames")
-    boxes = write_detections_csv(folder / "boxes.csv", noisy_boxes(clip.truth))
-    return clip, video, boxes
+    return clip_with_boxes(tmp_path_factory.mktemp("clip"))
 
 
 def track(video, boxes, out, *options):

@@ -10,10 +10,9 @@ import pytest
 import tifffile
 
 from napari_sam2_longvideo.cli import main
-from napari_sam2_longvideo.io.detections import write_detections_csv
-from napari_sam2_longvideo.testing.synthetic import crossing_ellipses, write_frame_folder
+from napari_sam2_longvideo.testing.synthetic import crossing_ellipses
 from napari_sam2_longvideo.testing.truth_backend import TruthBackend
-from tests.cli.test_linked_tracking import noisy_boxes
+from tests.cli.test_linked_tracking import clip_with_boxes
 from tests.io.test_exports import FPS, write_clip_video
 
 PLUGIN = "napari-sam2-longvideo"
@@ -22,11 +21,7 @@ PLUGIN = "napari-sam2-longvideo"
 @pytest.fixture(scope="module")
 def boxes_clip(tmp_path_factory):
     """A generated clip as a frame folder, and truth-derived boxes (shuffled, 10% missed, false ones)."""
-    clip = crossing_ellipses(num_frames=40)
-    folder = tmp_path_factory.mktemp("clip")
-    video = write_frame_folder(clip, folder / "frames")
-    boxes = write_detections_csv(folder / "boxes.csv", noisy_boxes(clip.truth))
-    return clip, video, boxes
+    return clip_with_boxes(tmp_path_factory.mktemp("clip"), num_frames=40)
 
 
 @pytest.mark.parametrize(("mode", "flags"), [
