@@ -52,6 +52,7 @@ class ReviewPanel(QWidget):
         self.run_folder: Path | None = None
         self.layer: Labels | None = None
         self.tracks_layer = None
+        self.on_reviewed = None  # called with the panel after each (re)load: the Track widget titles its tab
         self.records = np.zeros(0)
         self.episodes: list[Episode] = []
         self.animals: list[int] = []
@@ -128,13 +129,16 @@ class ReviewPanel(QWidget):
         self.plot.show_series(animal_series(self.records, self.num_frames), self.episodes, self.num_frames)
         self.plot.set_frame(self.current_frame())
         tracks = show_tracks(self.viewer, self.records, f"{self.layer.name} tracks", like=self.layer)
-        if self.tracks_layer is not None and self.tracks_layer is not tracks and self.tracks_layer in self.viewer.layers:
-            self.viewer.layers.remove(self.tracks_layer)  # an earlier run's tracks would lie over this one's
+        earlier = self.tracks_layer
+        if earlier is not None and earlier is not tracks and earlier in self.viewer.layers:
+            self.viewer.layers.remove(earlier)  # an earlier run's tracks would lie over this one's
         self.tracks_layer = tracks
         done = "" if store.complete else f" (unfinished: {store.frames_done} of {store.shape[0]} frames tracked)"
         self.summary.setText(f"{self.run_folder}: {len(self.episodes)} doubtful episodes in {self.num_frames} "
                              f"frames, animals {' '.join(map(str, self.animals))}{done}.")
         self.correcting.refresh()
+        if self.on_reviewed is not None:
+            self.on_reviewed(self)
 
     def _labels_layer(self, run_folder: Path) -> Labels:
         for layer in self.viewer.layers:

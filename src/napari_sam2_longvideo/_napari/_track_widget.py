@@ -110,6 +110,11 @@ class TrackWidget(QWidget):
         # review and correction belong to the run just tracked: the same dock, one tab over
         self.review = ReviewPanel(viewer, backend_factory)
         self.add_panel("Review and correct", self.review)
+        self.review.on_reviewed = lambda panel: self.tabs.setTabText(
+            self.tabs.indexOf(panel), f"Review and correct ({len(panel.episodes)})"
+        )
+        if self.review.run_folder is not None:  # a run folder opened before the widget: reviewed already
+            self.review.on_reviewed(self.review)
 
         self.track_button.changed.connect(self.track)
         self.cancel_button.changed.connect(self.cancel)
@@ -247,8 +252,7 @@ class TrackWidget(QWidget):
             self.status.setText(f"Done: {event.labels.name}, {event.tracks.name} and {event.metadata.name} "
                                 f"are in {event.labels.parent}")
             show_info(f"Tracking finished. Results: {event.labels.parent}")
-            if self.review.show_run(event.labels.parent, self.results.layer if self.results else None):
-                self.tabs.setTabText(1, f"Review and correct ({len(self.review.episodes)})")
+            self.review.show_run(event.labels.parent, self.results.layer if self.results else None)
 
     def _on_download(self, done, total) -> None:
         self.progress_bar.setMaximum(int(total or 0) // 1_000_000)  # 0: a busy bar when the size is unknown
