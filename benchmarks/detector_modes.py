@@ -37,10 +37,9 @@ from napari_sam2_longvideo.io.frames import open_frames  # noqa: E402
 from napari_sam2_longvideo.io.prompts import Prompts  # noqa: E402
 from napari_sam2_longvideo.run import run_tracking  # noqa: E402
 from napari_sam2_longvideo.settings import TrackSettings  # noqa: E402
+from napari_sam2_longvideo.testing.linked_boxes import boxes_from_labels  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from tests.cli.test_linked_real_clip import boxes_from_labels  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
 PROMPTS = [(0, 60, 185, 1, True), (0, 250, 275, 2, True)]

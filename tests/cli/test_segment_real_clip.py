@@ -59,13 +59,14 @@ def test_segment_20_frames_as_images_gives_an_object_per_box_with_its_class_name
 
 @pytest.mark.slow
 def test_a_linked_run_over_the_whole_clip_writes_an_overlay_of_as_many_frames(tmp_path):
-    from .test_linked_real_clip import boxes_from_labels
+    from napari_sam2_longvideo.testing.linked_boxes import boxes_from_labels
 
     clicks = tmp_path / "clicks.csv"
     clicks.write_text(CLICKS)
     common = [str(REAL_360P), "--backend", "contrast", "--quiet"]
     assert main(["track", *common, "--prompts", str(clicks), "--out", str(tmp_path / "clicked")]) == 0
-    boxes = write_detections_csv(tmp_path / "boxes.csv", boxes_from_labels(tifffile.imread(tmp_path / "clicked" / "labels.tif")))
+    clicked = tifffile.imread(tmp_path / "clicked" / "labels.tif")
+    boxes = write_detections_csv(tmp_path / "boxes.csv", boxes_from_labels(clicked))
     overlay = tmp_path / "linked.mp4"
     assert main(["track", *common, "--detections", str(boxes), "--link", "bytetrack", "--animals", "2",
                  "--overlay", str(overlay), "--out", str(tmp_path / "linked")]) == 0

@@ -31,6 +31,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
+def box_area(box: np.ndarray) -> float:
+    """Area of an ``(x0, y0, x1, y1)`` box in pixels, 0 for an empty one."""
+    return float(max(box[2] - box[0], 0) * max(box[3] - box[1], 0))
+
+
 def box_centre(box: np.ndarray) -> np.ndarray:
     """``(y, x)`` centre of an ``(x0, y0, x1, y1)`` box."""
     return np.array([(box[1] + box[3]) / 2, (box[0] + box[2]) / 2])

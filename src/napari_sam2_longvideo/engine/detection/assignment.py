@@ -68,7 +68,22 @@ def assign_detections(
     boxes = np.asarray(boxes, float).reshape(-1, 4)
     if not animals or not len(boxes):
         return {}
-    centers = np.array([box_centre(b) for b in boxes])
+    cost, ious = pair_costs(last_boxes, last_centers, boxes, max_distance=max_distance)
+    rows, cols = linear_sum_assignment(cost)
+    kept = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < UNREACHABLE]
+    return {
+        animals[r]: Match(animals[r], int(c), float(ious[r, c]), float(confidences[c]), float(cost[r, c]),
+                          assignment_margin(cost, kept, r))
+        for r, c in kept
+    }
+
+
+def pair_costs(last_boxes, last_centers, boxes, *, max_distance: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(cost, iou)``, each ``(animals, detections)``: what matching each animal of ``last_boxes`` to each
+    box costs (see `assign_detections` for the arguments), and the overlap of its last box with each."""
+    animals = list(last_boxes)
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    centers = np.array([box_centre(b) for b in boxes]).reshape(-1, 2)
     cost = np.full((len(animals), len(boxes)), UNREACHABLE)
     ious = np.full((len(animals), len(boxes)), np.nan)
     for i, animal in enumerate(animals):
@@ -83,21 +98,19 @@ def assign_detections(
         reachable = distance <= max_distance
         overlap = np.nan_to_num(ious[i], nan=0.0)
         cost[i, reachable] = (1.0 - overlap[reachable]) + distance[reachable] / max_distance
-    rows, cols = linear_sum_assignment(cost)
-    kept = [(r, c) for r, c in zip(rows, cols) if cost[r, c] < UNREACHABLE]
-    return {
-        animals[r]: Match(animals[r], int(c), float(ious[r, c]), float(confidences[c]), float(cost[r, c]),
-                          assignment_margin(cost, kept, r))
-        for r, c in kept
-    }
+    return cost, ious
 
 
-def assignment_margin(cost: np.ndarray, matched: list[tuple[int, int]], row: int) -> float:
+def assignment_margin(cost: np.ndarray, matched: list[tuple[int, int]], row: int, *, rows_left_over=False) -> float:
     """How much dearer the assignment ``matched`` (pairs of ``cost``'s rows and columns) would be had
-    ``row`` exchanged its column with another matched row, or moved to a column nobody took."""
+    ``row`` exchanged its column with another matched row, or moved to a column nobody took; with
+    ``rows_left_over``, also had it given its column to a row that got none (one box between where two
+    animals were last seen, only one of them on the frame)."""
     own = dict(matched)
     column = own[row]
     options = [cost[row, c] + cost[r, column] - cost[row, column] - cost[r, c] for r, c in matched if r != row]
+    if rows_left_over:
+        options += [cost[r, column] - cost[row, column] for r in range(cost.shape[0]) if r not in own]
     taken = set(own.values())
     options += [cost[row, c] - cost[row, column] for c in range(cost.shape[1]) if c not in taken]
     options = [o for o in options if o < UNREACHABLE / 2]  # an exchange with an unreachable pair is no option

@@ -56,8 +56,11 @@ class Blobs:
         return np.flatnonzero(self.areas[1:] >= min_area) + 1
 
     def forget(self, pixels: np.ndarray) -> None:
-        """Take ``pixels`` out of every blob (they belong to a prompted animal)."""
-        self.labels.ravel()[pixels] = 0
+        """Take ``pixels`` out of every blob (they belong to a prompted animal); a blob they cover whole
+        is left with no area, so it is no longer big."""
+        flat = self.labels.ravel()
+        self.areas = self.areas - np.bincount(flat[pixels], minlength=len(self.areas))
+        flat[pixels] = 0
         self._pixels.clear()
 
     def overlaps(self, pixels: np.ndarray) -> np.ndarray:
