@@ -60,6 +60,12 @@ def test_the_whole_clip_without_clicks_keeps_both_mice_and_their_identities(tmp_
           f"{len(while_touching)} of them where the mice touch, of {len(touching)} such episodes")
     assert changes == while_touching, "an identity switch where the mice are apart"
     assert len(while_touching) <= 3
+    # and the linked run's own review points at each of them: a touch its masks show, or a close call
+    assert main(["review", str(out)]) == 0
+    with open(out / "review.csv") as handle:
+        listed = [(int(r["start"]), int(r["stop"])) for r in csv.DictReader(handle)
+                  if r["reason"] in ("merged", "close_assignment")]
+    assert all(any(s <= f <= e + AFTER_TOUCHING for s, e in listed) for f in changes), (changes, listed)
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["class_name"] for r in rows if r["track_id"] != "-1"} == {"mouse"}

@@ -87,7 +87,9 @@ def track(
             seeds = seed_chunk(frames, chunk, carry, last_centers, detector, reanchor_iou=reanchor_iou)
             seeds.mask_frame = carried_frame
         if links is not None:
-            seeds.linked = links.for_chunk(chunk).boxes
+            linked = links.for_chunk(chunk)
+            seeds.linked = linked.boxes
+            seeds.assignments += linked.assignments
         if start_boxes is not None and chunk.start <= start_boxes[0] < chunk.stop:
             seeds.boxes.update({a: (start_boxes[0], box) for a, box in start_boxes[1].items()})
             seeds.reanchored.update((start_boxes[0], a) for a in start_boxes[1])

@@ -23,6 +23,7 @@ def settled(frames=10):
     for frame in range(frames):
         chosen = identities.assign(frame, [TrackedBox(11, LEFT, 0.9), TrackedBox(12, RIGHT, 0.9)])
         assert chosen == {1: 0, 2: 1}
+        assert identities.close_calls == []  # apart: no close call
     return identities
 
 
@@ -45,6 +46,8 @@ def test_one_box_halfway_between_two_missed_animals_is_left_unused_until_a_clear
     halfway = (LEFT + RIGHT) / 2
     assert identities.assign(10, [TrackedBox(13, halfway, 0.9)]) == {}
     assert 13 not in identities.ignored  # unclear is not extra
+    (close_call,) = identities.close_calls  # kept for the review, as close_assignment
+    assert close_call["frame"] == 10 and close_call["margin"] < 0.1
     # the next frame shows both again, the new track nearer the right: clear now
     chosen = identities.assign(11, [TrackedBox(13, shifted(halfway, 30), 0.9), TrackedBox(14, shifted(LEFT, -5), 0.9)])
     assert chosen == {2: 0, 1: 1}

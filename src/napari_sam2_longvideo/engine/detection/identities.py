@@ -37,6 +37,8 @@ HOLD_BONUS = 0.5
 CLEAR_MARGIN = 0.1
 # a box is that identity's only within this factor of the median area of its last SIZE_FRAMES boxes
 SIZE_RATIO, SIZE_FRAMES = 3.0, 100
+# assignments with a margin below this are kept for the review (its `close_assignment` default is 0.25)
+KEPT_MARGIN = 0.5
 # a track takes over the identity of the least confident one when its mean confidence is this much higher,
 # over at least this many frames
 TAKEOVER_MARGIN, TAKEOVER_FRAMES = 0.15, 5
@@ -80,13 +82,16 @@ class Identities:
         self.ignored: dict[int, IgnoredTrack] = {}
         self._areas = {a: deque(maxlen=SIZE_FRAMES) for a in self.animals}
         self._confidence: dict[int, tuple[float, int]] = {}  # track id -> (summed score, frames seen)
+        # this frame's close calls (``frame, animal, cost, margin``), made or left out, for the review
+        self.close_calls: list[dict] = []
 
     def assign(self, frame: int, tracked: list[TrackedBox]) -> dict[int, int]:
         """Identity -> index into ``tracked`` of its box on ``frame``; frames come in order."""
         for box in tracked:
             total, count = self._confidence.get(box.track_id, (0.0, 0))
             self._confidence[box.track_id] = (total + box.score, count + 1)
-        chosen, unclear = self._clear_assignment(tracked) if tracked else ({}, set())
+        self.close_calls = []
+        chosen, unclear = self._clear_assignment(frame, tracked) if tracked else ({}, set())
         for index, box in enumerate(tracked):
             if index not in chosen.values() and box.confirmed:
                 self._take_over_or_ignore(index, box, chosen, tracked, frame, extra=index not in unclear)
@@ -94,35 +99,41 @@ class Identities:
             self._hold(identity, tracked[index])
         return chosen
 
-    def _clear_assignment(self, tracked) -> tuple[dict[int, int], set[int]]:
+    def _clear_assignment(self, frame, tracked) -> tuple[dict[int, int], set[int]]:
         """Identity -> box index for the clear pairs of the best assignment, and the boxes of the pairs
         left out as unclear."""
         boxes = np.array([t.box for t in tracked], float)
         cost, _ = pair_costs(self.last_box, dict.fromkeys(self.animals), boxes, max_distance=self.max_distance)
+        areas = np.array([box_area(t.box) for t in tracked])
         for row, identity in enumerate(self.animals):
             if self.last_box[identity] is None:  # never seen: the most confident boxes first
                 cost[row] -= 0.1 * np.array([t.score for t in tracked])
                 continue
+            cost[row, ~self._usual_size(identity, areas)] = UNREACHABLE
             for column, box in enumerate(tracked):
-                if not self._usual_size(identity, box.box):
-                    cost[row, column] = UNREACHABLE
-                elif self.holder.get(identity) == box.track_id:
+                if self.holder.get(identity) == box.track_id and cost[row, column] < UNREACHABLE:
                     cost[row, column] -= HOLD_BONUS
         rows, columns = linear_sum_assignment(cost)
         pairs = [(r, c) for r, c in zip(rows, columns) if cost[r, c] < UNREACHABLE]
-        clear = [
-            (r, c) for r, c in pairs
-            if self.last_box[self.animals[r]] is None
-            or assignment_margin(cost, pairs, r, rows_left_over=True) >= CLEAR_MARGIN
-        ]
+        clear = []
+        for r, c in pairs:
+            if self.last_box[self.animals[r]] is None:
+                clear.append((r, c))
+                continue
+            margin = assignment_margin(cost, pairs, r, rows_left_over=True)
+            if margin < KEPT_MARGIN:
+                self.close_calls.append({"frame": int(frame), "animal": self.animals[r],
+                                         "cost": round(float(cost[r, c]), 4), "margin": round(margin, 4)})
+            if margin >= CLEAR_MARGIN:
+                clear.append((r, c))
         return {self.animals[r]: int(c) for r, c in clear}, {int(c) for _, c in pairs} - {int(c) for _, c in clear}
 
-    def _usual_size(self, identity: int, box) -> bool:
-        areas = self._areas[identity]
-        if not areas:
-            return True
-        ratio = box_area(box) / max(float(np.median(areas)), 1.0)
-        return 1 / SIZE_RATIO <= ratio <= SIZE_RATIO
+    def _usual_size(self, identity: int, areas: np.ndarray) -> np.ndarray:
+        """Which of the box ``areas`` are within `SIZE_RATIO` of the identity's usual area."""
+        if not self._areas[identity]:
+            return np.ones(len(areas), bool)
+        ratio = areas / max(float(np.median(self._areas[identity])), 1.0)
+        return (1 / SIZE_RATIO <= ratio) & (ratio <= SIZE_RATIO)
 
     def _take_over_or_ignore(self, index, box: TrackedBox, chosen, tracked, frame, extra: bool) -> None:
         weakest = min(

@@ -140,9 +140,11 @@ class BoxLinker:
 
 @dataclass
 class LinkedChunk:
-    """Each frame's linked boxes for one chunk: frame -> identity -> `LinkedBox`."""
+    """Each frame's linked boxes for one chunk (frame -> identity -> `LinkedBox`), and the close calls of
+    its identity assignments, kept for the review as a detector-prompted chunk keeps its own."""
 
     boxes: dict[int, dict[int, LinkedBox]] = field(default_factory=dict)
+    assignments: list[dict] = field(default_factory=list)
 
 
 class LinkSchedule:
@@ -154,4 +156,8 @@ class LinkSchedule:
     def for_chunk(self, chunk) -> LinkedChunk:
         while self.linker.next_frame < chunk.start:  # frames of chunks an earlier run finished
             self.linker.link(self.frames, self.linker.next_frame)
-        return LinkedChunk({f: self.linker.link(self.frames, f) for f in range(chunk.start, chunk.stop)})
+        linked = LinkedChunk()
+        for frame in range(chunk.start, chunk.stop):
+            linked.boxes[frame] = self.linker.link(self.frames, frame)
+            linked.assignments += self.linker.identities.close_calls
+        return linked
