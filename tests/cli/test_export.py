@@ -66,6 +66,45 @@ def test_export_all_goes_to_run_exports_by_default(contrast_run):
                        "frames_coco.json", "frames_poses.nc"]
 
 
+def test_the_overlay_made_from_the_run_folder_shows_its_labels_as_corrected(contrast_run, tmp_path):
+    import av
+
+    from napari_sam2_longvideo.io.frames import open_frames
+    from napari_sam2_longvideo.io.overlay import draw_labels
+    from napari_sam2_longvideo.io.store import LabelStore
+
+    run = tmp_path / "run"
+    shutil.copytree(contrast_run, run, ignore=shutil.ignore_patterns("exports"))
+    before = np.asarray(LabelStore.open(run, read_only=True)[20])
+    assert main(["swap", str(run), "1", "2", "--from", "12"]) == 0
+    code, stdout, stderr = cli("export", run, "--to", "overlay")
+    assert code == 0, stderr
+    overlay = run / "exports" / "frames_overlay.mp4"
+    assert str(overlay) in stdout
+    with av.open(str(overlay)) as container:
+        shown = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(shown) == 24
+    frame = open_frames(json.loads((run / "run.json").read_text())["video"]["path"]).read(20)
+    after = np.asarray(LabelStore.open(run, read_only=True)[20])
+    assert (after == np.where(before == 1, 2, np.where(before == 2, 1, before))).all()
+
+    def distance(labels):
+        return np.abs(shown[20].astype(int) - draw_labels(frame, labels, {}).astype(int)).mean()
+
+    assert distance(after) < distance(before)  # the swapped colours, not those tracked
+
+
+def test_the_overlay_of_a_run_whose_video_has_moved_says_so(contrast_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(contrast_run, run, ignore=shutil.ignore_patterns("exports"))
+    metadata = json.loads((run / "run.json").read_text())
+    metadata["video"]["path"] = str(tmp_path / "moved")
+    (run / "run.json").write_text(json.dumps(metadata))
+    assert main(["export", str(run), "--to", "overlay"]) == EXIT_USER_ERROR
+    error = capsys.readouterr().err
+    assert f"The run's video {tmp_path / 'moved'} is not there" in error and "Put it back" in error
+
+
 def test_nwb_of_an_input_without_a_frame_rate_asks_for_fps(contrast_run, tmp_path):
     code, _, stderr = cli("export", contrast_run, "--to", "nwb", "--out", tmp_path / "nwb")
     assert code == EXIT_USER_ERROR

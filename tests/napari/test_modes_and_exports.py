@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+import av
 import numpy as np
 import pytest
 import tifffile
@@ -102,12 +103,15 @@ def test_the_export_menu_writes_each_format(widget, video_run):
     menu = widget.exports.formats_button.menu()
     titles = [action.text() for action in menu.actions() if action.text()]
     assert titles == ["SLEAP analysis (.h5)", "DeepLabCut (.csv)", "NWB with ndx-pose (.nwb)",
-                      "movement (netCDF .nc)", "COCO instance masks (.json)", "all of them"]
+                      "movement (netCDF .nc)", "COCO instance masks (.json)", "all of them", "overlay video (.mp4)"]
     menu.actions()[0].trigger()  # SLEAP
     assert [path.suffix for path in (video_run / "exports").iterdir()] == [".h5"]
     written = widget.export_formats(["dlc", "coco"])
     assert sorted(path.suffix for path in written) == [".csv", ".json"]
     assert all(path.parent == video_run / "exports" and path.stat().st_size for path in written)
+    next(action for action in menu.actions() if action.text() == "overlay video (.mp4)").trigger()
+    with av.open(str(video_run / "exports" / "clip_overlay.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 20
 
 
 def test_exporting_before_any_run_says_what_to_do(widget, errors_shown, tmp_path):

@@ -51,6 +51,8 @@ class ExportButtons:
             menu.addAction(title, lambda name=name: self.export_formats([name]))
         menu.addSeparator()
         menu.addAction("all of them", lambda: self.export_formats(list(FORMATS)))
+        menu.addSeparator()
+        menu.addAction("overlay video (.mp4)", lambda: self.export_formats(["overlay"]))
         self.formats_button.setMenu(menu)
         self.tracks_button.clicked.connect(lambda: self.export_tracks())
         self.widget: QWidget = row(self.tracks_button, self.formats_button)

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-FORMAT_CHOICES = ("sleap", "dlc", "nwb", "movement", "coco", "all")
+FORMAT_CHOICES = ("sleap", "dlc", "nwb", "movement", "coco", "overlay", "all")
 
 
 def add_commands(commands) -> None:
     export = commands.add_parser(
         "export",
-        help="write a finished run as SLEAP, DeepLabCut, NWB, movement or COCO files",
+        help="write a finished run as SLEAP, DeepLabCut, NWB, movement or COCO files, or its overlay video",
         description="Write the finished run in RUN (the --out folder of `track`) in the formats asked for: "
         "sleap (SLEAP analysis HDF5), dlc (DeepLabCut multi-animal CSV), nwb (NWB with ndx-pose), movement "
-        "(movement's netCDF: poses and bounding boxes), coco (COCO instance masks as RLE). Lost frames are "
+        "(movement's netCDF: poses and bounding boxes), coco (COCO instance masks as RLE); overlay (the labels "
+        "as they are now drawn on the run's video, NAME_overlay.mp4; not part of all). Lost frames are "
         "missing values; times are the video's, in seconds. See docs/exports.md.",
     )
     export.add_argument("run_folder", metavar="RUN", help="folder of a finished run")
     export.add_argument(
         "--to", nargs="+", action="extend", required=True, choices=FORMAT_CHOICES, metavar="FORMAT",
-        help="one or more of sleap, dlc, nwb, movement, coco, or all",
+        help="one or more of sleap, dlc, nwb, movement, coco, overlay, or all (the five analysis formats)",
     )
     # not `out`: that name means a run folder to the rest of the command line (its Ctrl-C message)
     export.add_argument("--out", dest="exports_out", help="folder for the exported files (default RUN/exports)")

@@ -1,4 +1,5 @@
-"""A finished run in the formats the field reads: SLEAP, DeepLabCut, NWB, movement, COCO.
+"""A finished run in the formats the field reads: SLEAP, DeepLabCut, NWB, movement, COCO; and its overlay
+video, asked for by name (``all`` means the analysis formats, not a video of the whole recording).
 
 Each format is a module with one writer, ``write_FORMAT(run, folder) -> [paths]``, over the `RunData`
 that `run_data.read_run` takes from the run folder. `export_run` writes the asked formats into a
@@ -17,6 +18,7 @@ from .coco import write_coco
 from .dlc import write_dlc
 from .netcdf import write_movement
 from .nwb import read_nwb_metadata, write_nwb
+from .overlay import write_overlay_video
 from .run_data import RunData, read_run
 from .sleap import write_sleap
 
@@ -27,9 +29,11 @@ FORMATS = {
     "movement": write_movement,
     "coco": write_coco,
 }
+VIDEOS = {"overlay": write_overlay_video}
+WRITERS = FORMATS | VIDEOS
 EXPORTS_DIR = "exports"
 
-__all__ = ["EXPORTS_DIR", "FORMATS", "RunData", "export_run", "read_nwb_metadata", "read_run"]
+__all__ = ["EXPORTS_DIR", "FORMATS", "VIDEOS", "RunData", "export_run", "read_nwb_metadata", "read_run"]
 
 
 def export_run(run_folder, formats, out=None, *, nwb_metadata: dict | None = None, fps: float | None = None,
@@ -41,7 +45,7 @@ def export_run(run_folder, formats, out=None, *, nwb_metadata: dict | None = Non
     run_folder : str or Path
         The ``--out`` folder of a finished ``track`` run.
     formats : iterable of str
-        Names from `FORMATS`, or ``"all"``.
+        Names from `FORMATS` or `VIDEOS`, or ``"all"`` (every one of `FORMATS`).
     out : str or Path, optional
         Where the files go (created if needed).
     nwb_metadata : dict, optional
@@ -66,7 +70,7 @@ def export_run(run_folder, formats, out=None, *, nwb_metadata: dict | None = Non
     with tempfile.TemporaryDirectory(prefix=".export-", dir=out) as scratch:
         for name in names:
             kwargs = {"metadata": nwb_metadata} if name == "nwb" else {}
-            paths = [shutil.move(path, out / path.name) for path in FORMATS[name](run, Path(scratch), **kwargs)]
+            paths = [shutil.move(path, out / path.name) for path in WRITERS[name](run, Path(scratch), **kwargs)]
             written.extend(Path(path) for path in paths)
             if on_written is not None:
                 on_written(name, [Path(path) for path in paths])
@@ -75,11 +79,10 @@ def export_run(run_folder, formats, out=None, *, nwb_metadata: dict | None = Non
 
 def _formats(formats) -> list[str]:
     asked = [formats] if isinstance(formats, str) else list(formats)
-    if "all" in asked:
-        return list(FORMATS)
-    unknown = [name for name in asked if name not in FORMATS]
+    unknown = [name for name in asked if name not in WRITERS and name != "all"]
     if unknown or not asked:
         raise UserInputError(
-            f"Unknown export format {', '.join(unknown) or '(none given)'}: choose from {', '.join(FORMATS)} or all."
+            f"Unknown export format {', '.join(unknown) or '(none given)'}: choose from {', '.join(WRITERS)} or all."
         )
-    return list(dict.fromkeys(asked))
+    expanded = [n for name in asked for n in (FORMATS if name == "all" else [name])]
+    return list(dict.fromkeys(expanded))
