@@ -57,7 +57,7 @@ class TrackedBox:
 
 @dataclass
 class IgnoredTrack:
-    """A track that got no identity (every identity was taken): first and last frame it was seen on."""
+    """A track left over (no identity would take its box): the first and last frame it was left over on."""
 
     first: int
     last: int
@@ -136,6 +136,8 @@ class Identities:
         return (1 / SIZE_RATIO <= ratio) & (ratio <= SIZE_RATIO)
 
     def _take_over_or_ignore(self, index, box: TrackedBox, chosen, tracked, frame, extra: bool) -> None:
+        if box.track_id in self.holder.values():
+            return  # an identity's own track, left out on an unclear frame: it takes no other identity
         weakest = min(
             (a for a in self.animals if a in self.holder),
             key=lambda a: self._mean_confidence(self.holder[a]), default=None,
@@ -147,8 +149,7 @@ class Identities:
             if displaced is not None:
                 self._ignore(tracked[displaced].track_id, frame)
             return
-        # a box left out on an unclear frame, or the box of an identity's own track, is no extra object
-        if extra and box.track_id not in self.holder.values():
+        if extra:  # a box left out on an unclear frame is no extra object
             self._ignore(box.track_id, frame)
 
     def _hold(self, identity: int, box: TrackedBox) -> None:
