@@ -74,3 +74,19 @@ def test_an_animal_faster_than_its_box_keeps_its_identity(kind):
     assert len(fast) == 1 and len(still) == 1 and fast != still
     assert len({b.track_id for frame in linked for a, b in frame.items() if a in fast}) > 3  # many tracks
     assert sum(a in frame for frame in linked for a in fast) >= 30  # linked on most frames
+
+
+def test_three_animals_on_new_tracks_in_any_order_keep_their_identities():
+    """After an occlusion the tracker gives every animal a new id, and the boxes come in another order."""
+    middle = np.array([100.0, 150, 140, 180])
+    identities = Identities([1, 2, 3], max_distance=180.0)
+    first = identities.assign(0, [TrackedBox(11, LEFT, 0.9), TrackedBox(12, RIGHT, 0.8), TrackedBox(13, middle, 0.7)])
+    left, right, centre = (next(a for a, i in first.items() if i == index) for index in range(3))
+    for frame in range(1, 5):
+        boxes = [TrackedBox(11, LEFT, 0.9), TrackedBox(12, RIGHT, 0.8), TrackedBox(13, middle, 0.7)]
+        assert identities.assign(frame, boxes) == first
+    assert identities.assign(5, []) == {}  # nobody seen
+    moved = [TrackedBox(21, shifted(middle, 8), 0.9, confirmed=False), TrackedBox(22, shifted(LEFT, -6), 0.9),
+             TrackedBox(23, shifted(RIGHT, 5), 0.9)]
+    assert identities.assign(6, moved) == {centre: 0, left: 1, right: 2}
+    assert identities.holder == {centre: 21, left: 22, right: 23} and not identities.ignored
