@@ -99,19 +99,37 @@ def test_export_tracks_writes_the_frame_times(widget, video_run, tmp_path):
     assert widget.export_tracks(tmp_path / "again.csv").read_text() == exported.read_text()
 
 
-def test_the_export_menu_writes_each_format(widget, video_run):
+def test_the_export_menu_writes_each_format(widget, video_run, qtbot):
     menu = widget.exports.formats_button.menu()
     titles = [action.text() for action in menu.actions() if action.text()]
     assert titles == ["SLEAP analysis (.h5)", "DeepLabCut (.csv)", "NWB with ndx-pose (.nwb)",
                       "movement (netCDF .nc)", "COCO instance masks (.json)", "all of them", "overlay video (.mp4)"]
-    menu.actions()[0].trigger()  # SLEAP
+    button = widget.exports.formats_button
+    menu.actions()[0].trigger()  # SLEAP, written in a thread worker: the button says so meanwhile
+    assert not button.isEnabled() and button.text() == "Exporting sleap…"
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=60_000)
+    assert button.text() == "Export as…"
     assert [path.suffix for path in (video_run / "exports").iterdir()] == [".h5"]
     written = widget.export_formats(["dlc", "coco"])
     assert sorted(path.suffix for path in written) == [".csv", ".json"]
     assert all(path.parent == video_run / "exports" and path.stat().st_size for path in written)
     next(action for action in menu.actions() if action.text() == "overlay video (.mp4)").trigger()
+    qtbot.waitUntil(lambda: button.isEnabled(), timeout=60_000)
     with av.open(str(video_run / "exports" / "clip_overlay.mp4")) as container:
         assert sum(1 for _ in container.decode(video=0)) == 20
+
+
+def test_an_export_that_fails_in_the_background_says_why_and_frees_the_button(widget, video_run, errors_shown,
+                                                                              qtbot, tmp_path):
+    import json
+
+    metadata = json.loads((video_run / "run.json").read_text())
+    moved = dict(metadata, video=dict(metadata["video"], path=str(tmp_path / "gone.mp4")))
+    (video_run / "run.json").write_text(json.dumps(moved))
+    widget.exports.export_in_background(["overlay"])
+    qtbot.waitUntil(lambda: widget.exports.formats_button.isEnabled(), timeout=60_000)
+    assert "is not there" in errors_shown[-1] and "Put it back" in errors_shown[-1]
+    assert not list((video_run / "exports").glob("*.mp4"))
 
 
 def test_exporting_before_any_run_says_what_to_do(widget, errors_shown, tmp_path):

@@ -1,5 +1,7 @@
 """The widget's exports: the per-frame table (``tracks.csv``, anywhere, with frame times) and the
-formats of the ``export`` command (SLEAP, DeepLabCut, NWB, movement, COCO), into the run's ``exports``.
+formats of the ``export`` command (SLEAP, DeepLabCut, NWB, movement, COCO, the overlay video), into the
+run's ``exports``. The menu's exports are written in a thread worker: an overlay of an hour's video takes
+minutes, and the viewer stays usable meanwhile.
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from napari.qt.threading import create_worker
 from qtpy.QtWidgets import QFileDialog, QMenu, QPushButton, QWidget
 
 from ..errors import UserInputError
@@ -46,13 +49,14 @@ class ExportButtons:
         self.tracks_button.setToolTip("the per-frame table of the finished chunks so far, where you choose")
         self.formats_button = QPushButton("Export as…")
         self.formats_button.setToolTip("a finished run in the formats the field reads, into RUN/exports")
+        self.worker = None  # the export being written, if any
         menu = QMenu(self.formats_button)
         for name, title in FORMAT_TITLES.items():
-            menu.addAction(title, lambda name=name: self.export_formats([name]))
+            menu.addAction(title, lambda name=name: self.export_in_background([name]))
         menu.addSeparator()
-        menu.addAction("all of them", lambda: self.export_formats(list(FORMATS)))
+        menu.addAction("all of them", lambda: self.export_in_background(list(FORMATS)))
         menu.addSeparator()
-        menu.addAction("overlay video (.mp4)", lambda: self.export_formats(["overlay"]))
+        menu.addAction("overlay video (.mp4)", lambda: self.export_in_background(["overlay"]))
         self.formats_button.setMenu(menu)
         self.tracks_button.clicked.connect(lambda: self.export_tracks())
         self.widget: QWidget = row(self.tracks_button, self.formats_button)
@@ -100,16 +104,42 @@ class ExportButtons:
         return None, {}
 
     def export_formats(self, formats: list[str]) -> list[Path]:
-        """The finished run in ``formats`` (names of `FORMATS`), into its ``exports`` folder."""
+        """The finished run in ``formats`` (names of `FORMATS` and `VIDEOS`), into its ``exports`` folder,
+        written before this returns."""
         try:
             written = export_run(self._run_folder(), formats)
         except UserInputError as error:
             self.fail(error)
             return []
+        self._exported(formats, written)
+        return written
+
+    def export_in_background(self, formats: list[str]):
+        """`export_formats` in a thread worker (returned, or None when there is nothing to export); the
+        button says what is being written until it is done."""
+        try:
+            folder = self._run_folder()
+        except UserInputError as error:
+            self.fail(error)
+            return None
+        self.worker = create_worker(export_run, folder, formats, _start_thread=False, _ignore_errors=True)
+        self.worker.returned.connect(lambda written: self._exported(formats, written))
+        self.worker.errored.connect(self.fail)
+        self.worker.finished.connect(self._export_finished)
+        self.formats_button.setEnabled(False)
+        self.formats_button.setText(f"Exporting {', '.join(formats)}…")
+        self.worker.start()
+        return self.worker
+
+    def _export_finished(self) -> None:
+        self.worker = None
+        self.formats_button.setEnabled(True)
+        self.formats_button.setText("Export as…")
+
+    def _exported(self, formats, written) -> None:
         if written:
             where = written[0].parent
             self.report(f"Exported {', '.join(formats)} to {where}: {', '.join(p.name for p in written)}")
-        return written
 
 
 __all__ = ["EXPORTS_DIR", "ExportButtons"]
