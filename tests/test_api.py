@@ -249,6 +249,16 @@ def test_review_swap_undo_correct_and_export_of_a_finished_run(sample_run, tmp_p
     assert sample_run.undo()["kind"] == "retrack"
     np.testing.assert_array_equal(sample_run.labels.compute(), before)
 
+    painted = np.where(before[40] == 1, 2, np.where(before[40] == 2, 1, 0)).astype(before.dtype)
+    entry = sample_run.correct(mask=painted, frame=40, to_end=True, progress=False)
+    assert entry["painted"] and entry["animals"] == [1, 2]
+    np.testing.assert_array_equal(sample_run.labels[40].compute(), painted)
+    assert sample_run.undo()["kind"] == "retrack"
+    with pytest.raises(UserInputError, match="prompts or a mask"):
+        sample_run.correct()
+    with pytest.raises(UserInputError, match="needs frame="):
+        sample_run.correct(mask=painted)
+
     written = sample_run.export(["dlc", "movement"], tmp_path / "exports")
     assert {p.suffix for p in written} >= {".csv", ".nc"} and all(p.exists() for p in written)
     with pytest.raises(UserInputError, match="no correction to undo"):

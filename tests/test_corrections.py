@@ -19,7 +19,7 @@ from napari_sam2_longvideo.corrections import (
     undo_last,
 )
 from napari_sam2_longvideo.engine.backends.base import FramePrediction
-from napari_sam2_longvideo.engine.corrections import RejoinSettings
+from napari_sam2_longvideo.engine.corrections import PaintedFrame, RejoinSettings
 from napari_sam2_longvideo.engine.events import ChunkDone, FrameTracked
 from napari_sam2_longvideo.errors import FolderInUseError, UserInputError
 from napari_sam2_longvideo.io.prompts import Prompts
@@ -150,6 +150,19 @@ def test_one_click_at_57_mends_the_swap_retracking_only_until_the_truth_is_rejoi
         "start": 57, "stop": 85}
     assert np.array_equal(labels(run)[:57], old[:57])  # byte for byte: the arrays and...
     assert all(before[k] == v for k, v in snapshot(run).items() if k.startswith("store/records_00000"))
+    undo_last(run)
+    assert snapshot(run) == before
+
+
+def test_the_frame_57_painted_right_mends_the_swap_until_the_truth_is_rejoined(run, clip):
+    before, old = snapshot(run), labels(run)
+    painted = PaintedFrame(57, clip.truth[57].astype(old.dtype))
+    events = list(correct_run(run, painted, backend=SwappingBackend(clip), source=clip.frames))
+    entry = events[-1].entry
+    assert wrong_frames(run, clip) == []
+    assert {k: entry[k] for k in ("kind", "frame", "animals", "painted", "rejoined", "start", "stop")} == {
+        "kind": "retrack", "frame": 57, "animals": [1, 2], "painted": True, "rejoined": True, "start": 57, "stop": 85}
+    assert np.array_equal(labels(run)[:57], old[:57])
     undo_last(run)
     assert snapshot(run) == before
 

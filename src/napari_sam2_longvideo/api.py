@@ -99,8 +99,9 @@ class TrackResult:
         """Exchange animals ``a`` and ``b`` on frames ``start`` to ``stop`` (`swap`)."""
         return swap(self.folder, a, b, start, stop)
 
-    def correct(self, prompts, **options) -> dict | None:
-        """Re-track from the frame of ``prompts`` until the old result agrees again (`correct`)."""
+    def correct(self, prompts=None, **options) -> dict | None:
+        """Re-track from the frame of ``prompts`` (or of ``mask=``, ``frame=``) until the old result agrees
+        again (`correct`)."""
         return correct(self.folder, prompts, **options)
 
     def undo(self) -> dict:
@@ -341,19 +342,35 @@ def swap(out, a: int, b: int, start: int, stop: int | None = None) -> dict:
     return swap_animals(out, a, b, start, stop)
 
 
-def correct(out, prompts, *, rejoin_iou: float | None = None, rejoin_frames: int | None = None,
-            to_end: bool = False, video=None, progress: bool = True) -> dict | None:
+def correct(out, prompts=None, *, mask=None, frame: int | None = None, rejoin_iou: float | None = None,
+            rejoin_frames: int | None = None, to_end: bool = False, video=None, progress: bool = True) -> dict | None:
     """Re-track the run in ``out`` from the frame of ``prompts`` (all on one frame) until the old result agrees.
 
-    ``prompts`` takes the forms `track` takes. Returns the correction's log entry (None where nothing
-    was re-tracked). ``video`` is needed only when the video moved since the run.
+    ``prompts`` takes the forms `track` takes. Or ``mask``, frame ``frame``'s labels as they should be
+    (an ``(H, W)`` integer array or a label image file; 0 no animal, else the animal id), gives every
+    animal its mask there. Returns the correction's log entry (None where nothing was re-tracked).
+    ``video`` is needed only when the video moved since the run.
     """
-    from .corrections import CorrectionWritten, correct_run
-    from .engine.corrections import REJOIN_FRAMES, REJOIN_IOU, RejoinSettings
+    import numpy as np
 
+    from .corrections import CorrectionWritten, correct_run
+    from .engine.corrections import REJOIN_FRAMES, REJOIN_IOU, PaintedFrame, RejoinSettings
+
+    if (prompts is None) == (mask is None):
+        raise UserInputError("correct takes prompts or a mask (with its frame), one of the two.")
+    if mask is not None:
+        if frame is None:
+            raise UserInputError("correct(mask=...) needs frame=: the frame whose labels the mask shows.")
+        if isinstance(mask, (str, Path)):
+            from .io.images import read_label_image
+
+            mask = read_label_image(mask)
+        fix = PaintedFrame(int(frame), np.asarray(mask))
+    else:
+        fix = as_prompts(prompts)
     rejoin = RejoinSettings(REJOIN_IOU if rejoin_iou is None else rejoin_iou,
                             REJOIN_FRAMES if rejoin_frames is None else rejoin_frames, to_end)
-    events = correct_run(out, as_prompts(prompts), rejoin, source=video)
+    events = correct_run(out, fix, rejoin, source=video)
     entry = None
     bar = _auto_tqdm()(desc="correcting", unit="frame", disable=not progress) if progress else None
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .core.records import UsualAreas
-from .engine.corrections import RejoinSettings, reflag_jumps, retrack, swap_labels, swap_records
+from .engine.corrections import PaintedFrame, RejoinSettings, reflag_jumps, retrack, swap_labels, swap_records
 from .engine.events import FrameTracked
 from .engine.review import CLOSE_MARGIN, LOW_SCORE, Episode, find_episodes
 from .errors import UserInputError
@@ -93,21 +93,22 @@ def swap_animals(out, a: int, b: int, start: int, stop: int | None = None) -> di
 
 
 def correct_run(
-    out, prompts: Prompts, rejoin: RejoinSettings | None = None, *,
+    out, prompts: Prompts | PaintedFrame, rejoin: RejoinSettings | None = None, *,
     backend=None, source=None,
 ) -> Iterator[FrameTracked | CorrectionWritten]:
     """Re-track from the frame of ``prompts`` until the old result is rejoined (or to the end).
 
-    The animals of ``prompts`` get its points on that frame, the others their masks there; see
-    `engine.corrections.retrack`. Yields `FrameTracked` per re-tracked frame, then `CorrectionWritten`.
-    Closing the generator early (Cancel) keeps the frames re-tracked so far, as a correction of its own.
+    The animals of ``prompts`` get its points on that frame, the others their masks there; a
+    `PaintedFrame` gives every animal its painted mask. See `engine.corrections.retrack`. Yields
+    `FrameTracked` per re-tracked frame, then `CorrectionWritten`. Closing the generator early (Cancel)
+    keeps the frames re-tracked so far, as a correction of its own.
 
     Parameters
     ----------
     out : str or Path
         The run folder.
-    prompts : Prompts
-        Points, all on one frame, for animals of the run.
+    prompts : Prompts or PaintedFrame
+        Points, all on one frame, for animals of the run; or one frame's labels as they should be.
     rejoin : RejoinSettings, optional
         When the re-track stops (default: `RejoinSettings`'s defaults).
     backend : SegmentationBackend, optional
@@ -121,20 +122,26 @@ def correct_run(
     with RunLock(_run_folder(out).path):
         folder, metadata, store = _finished_run(out)
         frames = _run_frames(folder, metadata, source)
-        prompts.validate(len(frames), frames.height, frames.width, frames.path or "the video")
-        start = int(prompts.frame.min())
-        if int(prompts.frame.max()) != start:
-            raise UserInputError(
-                f"{prompts.source}: a correction's prompts are all on the one frame it starts from; these are on "
-                f"frames {sorted(set(prompts.frame.tolist()))}. Correct one frame at a time."
-            )
-        animals = _check_animals(metadata, prompts.animals, "correct")
+        if isinstance(prompts, PaintedFrame):
+            start = _check_painted(prompts, store, metadata)
+            animals = _check_animals(metadata, [], "correct")
+            fixed = sorted(a for a in animals if not np.array_equal(store[start] == a, prompts.labels == a))
+        else:
+            prompts.validate(len(frames), frames.height, frames.width, frames.path or "the video")
+            start = int(prompts.frame.min())
+            if int(prompts.frame.max()) != start:
+                raise UserInputError(
+                    f"{prompts.source}: a correction's prompts are all on the one frame it starts from; these are "
+                    f"on frames {sorted(set(prompts.frame.tolist()))}. Correct one frame at a time."
+                )
+            animals = _check_animals(metadata, prompts.animals, "correct")
+            fixed = prompts.animals
         handover = folder.path / CONTRAST_HANDOVER_FILE  # the run's hand-over for resuming: not the correction's
         handed_over = handover.read_bytes() if handover.exists() else None
         owned = backend is None
         backend = backend or make_backend(TrackSettings.from_dict(metadata["settings"]), frames, folder.path)
         history = CorrectionHistory(folder.path)
-        backup = history.new_backup(store, start, {"kind": "retrack", "frame": start, "animals": prompts.animals})
+        backup = history.new_backup(store, start, {"kind": "retrack", "frame": start, "animals": fixed})
         writer = _FrameRewriter(store, backup)
         new_records, rejoined, entry = [], False, None
         old = _OldFrames(store)
@@ -163,9 +170,10 @@ def correct_run(
                 everything[rows] = records
                 reflag_jumps(everything, stop)
                 _replace_records(store, backup, everything, start, stop)
-                entry = {"kind": "retrack", "frame": start, "animals": prompts.animals,
-                         "frames_retracked": stop - start, "rejoined": rejoined, "to_end": rejoin.to_end,
-                         "rejoin_iou": rejoin.rejoin_iou, "rejoin_frames": rejoin.rejoin_frames}
+                entry = {"kind": "retrack", "frame": start, "animals": fixed,
+                         "painted": isinstance(prompts, PaintedFrame), "frames_retracked": stop - start,
+                         "rejoined": rejoined, "to_end": rejoin.to_end, "rejoin_iou": rejoin.rejoin_iou,
+                         "rejoin_frames": rejoin.rejoin_frames}
                 entry = _finish(folder, metadata, store, history, dict(entry, **backup.finish()), began)
             else:
                 backup.discard()
@@ -234,6 +242,27 @@ def _check_animals(metadata: dict, animals, command: str) -> list[int]:
             f"{', '.join(map(str, known))}."
         )
     return known
+
+
+def _check_painted(painted: PaintedFrame, store: LabelStore, metadata: dict) -> int:
+    """The painted frame's number, once its labels fit the run: its frame size, its animals."""
+    total, height, width = store.shape
+    where = f"the mask painted on frame {painted.frame}"
+    if not 0 <= painted.frame < total:
+        raise UserInputError(f"{where}: the run has frames 0 to {total - 1}; paint one of those.")
+    labels = np.asarray(painted.labels)
+    if labels.shape != (height, width):
+        raise UserInputError(
+            f"{where} is {'x'.join(map(str, labels.shape))} pixels; the run's frames are {height}x{width} "
+            "(rows x columns): paint on a frame of this run."
+        )
+    unknown = sorted(set(np.unique(labels).tolist()) - {0} - {int(a) for a in metadata["animals"]})
+    if unknown:
+        raise UserInputError(
+            f"{where} holds label(s) {', '.join(map(str, unknown))}, which are no animal of this run (its animals "
+            f"are {', '.join(map(str, metadata['animals']))}; 0 is no animal)."
+        )
+    return int(painted.frame)
 
 
 def _run_frames(folder: RunFolder, metadata: dict, source) -> FrameSource:

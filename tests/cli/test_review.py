@@ -97,6 +97,50 @@ def test_correct_to_end(run, tracked):
     assert entry["frames_retracked"] == 15 and entry["stop"] == 60 and not entry["rejoined"]
 
 
+def test_correct_from_a_painted_mask_takes_every_animal_from_it(run, tracked, capsys):
+    """Paint frame 30 with the two animals' labels exchanged (as if the run had swapped them there): the
+    re-track follows the painted identities to the end, and undo takes it back."""
+    before, old = read_bytes(run), tifffile.imread(run / "labels.tif")
+    painted = np.where(old[30] == 1, 2, np.where(old[30] == 2, 1, 0)).astype(old.dtype)
+    tifffile.imwrite(run.parent / "frame30.tif", painted)
+    assert main(["correct", str(run), "--mask", str(run.parent / "frame30.tif"), "--frame", "30", "--to-end",
+                 "--quiet"]) == 0
+    entry = json.loads((run / "corrections.jsonl").read_text())
+    assert entry["kind"] == "retrack" and entry["painted"] and entry["frame"] == 30 and entry["animals"] == [1, 2]
+    new = tifffile.imread(run / "labels.tif")
+    assert np.array_equal(new[:30], old[:30]) and np.array_equal(new[30], painted)
+    for frame in range(31, 60):
+        for animal in (1, 2):
+            ours, theirs = new[frame] == animal, old[frame] == 3 - animal
+            assert np.logical_and(ours, theirs).sum() / np.logical_or(ours, theirs).sum() > 0.8, frame
+    assert "Re-tracked frames 30 to 59" in capsys.readouterr().out
+    assert main(["undo", str(run)]) == 0
+    assert read_bytes(run) == before
+
+
+def test_a_painted_mask_that_does_not_fit_the_run_exits_2_and_changes_nothing(run, capsys):
+    before = read_bytes(run)
+    small = run.parent / "small.tif"
+    tifffile.imwrite(small, np.zeros((10, 10), np.uint8))
+    odd = run.parent / "odd.tif"
+    tifffile.imwrite(odd, np.full((72, 96), 7, np.uint8))
+    colour = run.parent / "colour.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((72, 96, 3), np.uint8)).save(colour)
+    for args, message in [
+        (["--mask", str(small), "--frame", "30"], "is 10x10 pixels; the run's frames are 72x96"),
+        (["--mask", str(odd), "--frame", "30"], "holds label(s) 7, which are no animal of this run"),
+        (["--mask", str(odd), "--frame", "60"], "the run has frames 0 to 59"),
+        (["--mask", str(small)], "needs --frame F"),
+        (["--mask", str(colour), "--frame", "30"], "a label image has one whole number per pixel"),
+        (["--mask", str(run.parent / "none.tif"), "--frame", "30"], "does not exist"),
+    ]:
+        assert main(["correct", str(run), *args, "--quiet"]) == 2, args
+        assert message in capsys.readouterr().err, args
+    assert read_bytes(run) == before and not (run / "corrections.jsonl").exists()
+
+
 def test_mistakes_exit_2_with_a_message_and_change_nothing(run, tracked, capsys):
     before = read_bytes(run)
     y, x = tracked[1].centers[45, 0]

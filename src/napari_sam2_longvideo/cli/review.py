@@ -39,14 +39,19 @@ def add_commands(commands) -> None:
     swap.set_defaults(run=swap_command)
 
     correct = commands.add_parser(
-        "correct", help="re-track from a frame with new clicks, until the old result agrees again",
+        "correct", help="re-track from a frame with new clicks or a painted mask, until the old result agrees again",
         description="Re-track from the frame of the points in --prompts: the animals clicked there get the points, "
-        "the others keep their current masks; stop once every animal's mask agrees with the old result again "
+        "the others keep their current masks; or from frame --frame of --mask, an image of that frame's labels as "
+        "they should be (every animal's mask). Stop once every animal's mask agrees with the old result again "
         "(--rejoin-iou on --rejoin-frames consecutive frames) and keep the old frames after that. Undo with "
         "'undo RUN'.",
     )
     correct.add_argument("folder", metavar="RUN", help="the --out folder of a finished track run")
-    correct.add_argument("--prompts", required=True, help="CSV frame,y,x,animal,positive, all on one frame")
+    fix = correct.add_mutually_exclusive_group(required=True)
+    fix.add_argument("--prompts", help="CSV frame,y,x,animal,positive, all on one frame")
+    fix.add_argument("--mask", metavar="IMAGE",
+                     help="a label image (TIFF or PNG) of one frame as it should be: 0 no animal, else the animal id")
+    correct.add_argument("--frame", type=int, help="the frame --mask shows")
     correct.add_argument("--to-end", action="store_true", help="re-track to the end of the video")
     correct.add_argument("--rejoin-iou", type=float, default=REJOIN_IOU,
                          help="mask IoU with the old result at which an animal agrees (default %(default)s)")
@@ -98,7 +103,8 @@ def correct_command(args) -> int:
     from ..io.prompts import Prompts
 
     rejoin = RejoinSettings(args.rejoin_iou, args.rejoin_frames, args.to_end)
-    events = correct_run(args.folder, Prompts.from_csv(args.prompts), rejoin, source=args.video)
+    fix = painted_frame(args.mask, args.frame) if args.mask else Prompts.from_csv(args.prompts)
+    events = correct_run(args.folder, fix, rejoin, source=args.video)
     first = next(events)  # the checks run before the first frame: a mistake shows no bar
     with tqdm(desc="re-tracking", unit="frame", disable=args.quiet, file=sys.stderr) as bar:
         for event in itertools.chain([first], events):
@@ -111,6 +117,17 @@ def correct_command(args) -> int:
           f"{entry['seconds']:.2f} s) and {how}; labels.tif and tracks.csv rewritten. 'undo {args.folder}' takes "
           "it back.")
     return 0
+
+
+def painted_frame(path, frame):
+    """The `PaintedFrame` of ``--mask IMAGE --frame F``."""
+    from ..engine.corrections import PaintedFrame
+    from ..errors import UserInputError
+    from ..io.images import read_label_image
+
+    if frame is None:
+        raise UserInputError(f"--mask {path} needs --frame F: the frame whose labels it shows.")
+    return PaintedFrame(frame, read_label_image(path))
 
 
 def undo_command(args) -> int:

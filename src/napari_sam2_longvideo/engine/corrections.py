@@ -53,6 +53,15 @@ class RejoinSettings:
 
 
 @dataclass(frozen=True)
+class PaintedFrame:
+    """A frame as a person painted it: ``labels`` ``(H, W)`` hold every animal's right mask on ``frame``
+    (0 is no animal; an animal left out is lost there). The fix a click cannot give: the mask's extent."""
+
+    frame: int
+    labels: np.ndarray
+
+
+@dataclass(frozen=True)
 class RetrackedFrame:
     """One re-tracked frame: its new labels and records, and whether the old result is rejoined with it
     (the last frame a re-track yields, unless it reached the end of the video)."""
@@ -65,7 +74,7 @@ class RetrackedFrame:
 
 def retrack(
     frames: FrameSource,
-    prompts: Prompts,
+    prompts: Prompts | PaintedFrame,
     backend: SegmentationBackend,
     chunks: list[Chunk],
     old_frame: Callable[[int], np.ndarray],
@@ -77,14 +86,21 @@ def retrack(
 
     On the corrected frame the animals of ``prompts`` get their points; every other animal of ``animals``
     gets its mask from the old labels there (``old_frame(t)`` gives the old labels of frame ``t``), so
-    it keeps its identity (`starting_masks`). `tracker.track_from` does the tracking (``usual_areas``: the
-    animals' usual areas before the corrected frame, `core.records.UsualAreas`, for the ``merged`` flags).
+    it keeps its identity (`starting_masks`). A `PaintedFrame` instead gives every animal its painted
+    mask. `tracker.track_from` does the tracking (``usual_areas``: the animals' usual areas before the
+    corrected frame, `core.records.UsualAreas`, for the ``merged`` flags).
     """
     settings = settings or RejoinSettings()
-    start = int(prompts.frame.min())
-    old = old_frame(start)
+    if isinstance(prompts, PaintedFrame):
+        start, painted = prompts.frame, np.asarray(prompts.labels)
+        old = old_frame(start)
+        masks = {a: painted == a for a in animals}
+        prompts = Prompts([], source=f"the mask painted on frame {start}")
+    else:
+        start = int(prompts.frame.min())
+        old = old_frame(start)
+        masks = starting_masks(old, prompts, animals)
     dtype = old.dtype
-    masks = starting_masks(old, prompts, animals)
     agreeing = 0
     for frame, labels, records in track_from(frames, prompts, backend, chunks, start, masks, dtype, usual_areas):
         previous = old if frame == start else old_frame(frame)

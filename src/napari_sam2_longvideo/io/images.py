@@ -11,6 +11,8 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import FrameReadError, UserInputError
 from .convert import plan_conversion
 from .frames import IMAGE_SUFFIXES, TIFF_SUFFIXES, image_header, open_frames, read_image
@@ -54,3 +56,21 @@ class SingleImage(FrameSource):
         digest = hashlib.sha1(self.file.read_bytes()).hexdigest()
         return {"kind": "image", "path": os.path.abspath(self.path), "num_frames": 1, "sha1": digest,
                 "height": self.height, "width": self.width}
+
+
+def read_label_image(source) -> np.ndarray:
+    """A label image (TIFF or PNG, one integer per pixel, 0 for none), such as one painted frame; refused
+    with what to do when it is missing, unreadable, in colour or not whole numbers."""
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise UserInputError(f"The label image {path} does not exist.")
+    try:
+        labels = read_image(path)
+    except Exception as error:  # noqa: BLE001 - any decoder failure is this file's fault
+        raise UserInputError(f"{path} could not be read as an image ({error}).") from error
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise UserInputError(
+            f"{path} is a {labels.dtype} image of shape {'x'.join(map(str, labels.shape))}; a label image has one "
+            "whole number per pixel (0 for no animal, else the animal id): save the labels, not a coloured picture."
+        )
+    return labels
