@@ -8,7 +8,7 @@ import pytest
 import tifffile
 from napari.layers import Labels, Tracks
 
-from napari_sam2_longvideo._napari._correct_panel import FIX_LAYER
+from napari_sam2_longvideo._napari._correct_panel import FIX_LAYER, MASK_LAYER
 from napari_sam2_longvideo._napari._review_panel import NEXT_KEY, PREVIOUS_KEY, ReviewPanel
 from napari_sam2_longvideo._napari._tracks_layer import palette_values
 from napari_sam2_longvideo.corrections import corrections_of
@@ -163,6 +163,41 @@ def test_fix_here_and_retrack_mend_the_swap_in_the_layer_and_undo_restores_it(
 
     panel.correcting.undo_button.native.click()
     np.testing.assert_array_equal(shown(viewer, run), before)
+
+
+def test_paint_here_and_retrack_mend_the_swap_from_the_painted_masks(viewer, panel, run, swapped_clip, qtbot):
+    panel.correcting.backend_factory = lambda settings: SwappingBackend(swapped_clip)
+    before = shown(viewer, run).copy()
+    viewer.dims.set_current_step(0, SWAPPED.start)
+    panel.correcting.fix_animal.value = 2
+    painting = panel.correcting.paint_here()
+    assert painting.name == MASK_LAYER and painting.mode == "paint" and painting.selected_label == 2
+    assert viewer.layers.selection.active.name == MASK_LAYER
+    np.testing.assert_array_equal(painting.data[0], before[SWAPPED.start])  # starts from the frame as it is
+    assert painting.extent.world[:, 0].tolist() == [SWAPPED.start, SWAPPED.start]  # on that frame only
+    panel.correcting.fix_animal.value = 1
+    assert painting.selected_label == 1  # the animal field is the brush
+    painting.data[0] = swapped_clip.truth[SWAPPED.start]  # what the brush strokes paint
+    viewer.dims.set_current_step(0, 90)  # the painted frame decides, not the one shown
+    panel.correcting.retrack_button.native.click()
+    qtbot.waitUntil(lambda: panel.correcting.worker is None, timeout=30_000)
+
+    entry = corrections_of(run)[-1]
+    assert entry["painted"] and entry["frame"] == 57 and entry["animals"] == [1, 2] and entry["rejoined"]
+    np.testing.assert_array_equal(shown(viewer, run), swapped_clip.truth)
+    assert panel.correcting.status.text().startswith("Done: painted re-track of 1 and 2 from frame 57")
+    assert MASK_LAYER not in viewer.layers
+    panel.correcting.undo_button.native.click()
+    np.testing.assert_array_equal(shown(viewer, run), before)
+
+
+def test_fix_points_and_a_painted_mask_together_are_refused(viewer, panel, errors_shown):
+    viewer.dims.set_current_step(0, 57)
+    panel.correcting.fix_here().add([57, 10, 10])
+    panel.correcting.paint_here()
+    panel.correcting.retrack_button.native.click()
+    assert panel.correcting.worker is None
+    assert "both fix points" in errors_shown[-1] and "delete the layer you do not want" in errors_shown[-1]
 
 
 def test_cancel_keeps_the_frames_retracked_so_far_as_an_undoable_correction(viewer, panel, run, swapped_clip, qtbot):

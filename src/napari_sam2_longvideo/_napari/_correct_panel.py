@@ -8,6 +8,9 @@ keeping what is re-tracked so far as a correction of its own (undo takes it back
 
 *Fix here* adds a Points layer on the current frame with the pen of the chosen animal: click where that
 animal really is (Shift-click: a negative point), for one or more animals, then *Re-track from here*.
+*Paint here* adds instead a Labels layer holding the current frame's labels, on that frame only, with the
+brush of the chosen animal: paint each mask as it should be (label 0 erases), then *Re-track from here*,
+which starts every animal from its painted mask.
 """
 
 from __future__ import annotations
@@ -16,26 +19,29 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from magicgui.widgets import CheckBox, PushButton, SpinBox
-from napari.layers import Image, Points
+from napari.layers import Image, Labels, Points
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QLabel, QListWidget, QProgressBar, QVBoxLayout, QWidget
 
 from ..corrections import CorrectionWritten, correct_run, corrections_of, swap_animals, undo_last
-from ..engine.corrections import RejoinSettings
+from ..engine.corrections import PaintedFrame, RejoinSettings
 from ..errors import UserInputError
 from ..io.prompts import Prompts
 from ..io.run_folder import RunFolder
 from ..settings import TrackSettings
+from ._colors import animal_colormap
 from ._layout import hint, row
 from ._prompts_layer import adopt, prompts_from_layer, prompts_layer_data, set_pen
 
 FIX_LAYER = "fix points"
+MASK_LAYER = "fix mask"
 REFRESH_SECONDS = 0.25  # the Labels layer is redrawn at most this often while a re-track runs
 
 
-def correction_events(run_folder, prompts: Prompts, rejoin: RejoinSettings, stop: threading.Event, *,
+def correction_events(run_folder, prompts: Prompts | PaintedFrame, rejoin: RejoinSettings, stop: threading.Event, *,
                       backend=None, source=None):
     """Yield `correct_run`'s events; return (closing it, so it logs what it did) once ``stop`` is set."""
     events = correct_run(run_folder, prompts, rejoin, backend=backend, source=source)
@@ -65,6 +71,7 @@ class CorrectPanel(QWidget):
         self.swap_button = PushButton(text="Swap from this frame")
         self.fix_animal = SpinBox(label="animal", value=1, min=1, max=65535)
         self.fix_button = PushButton(text="Fix here (add points)")
+        self.paint_button = PushButton(text="Paint here")
         self.retrack_to_end = CheckBox(text="re-track to the end (not only until it agrees again)")
         self.retrack_button, self.cancel_button = PushButton(text="Re-track from here"), PushButton(text="Cancel",
                                                                                                      enabled=False)
@@ -79,9 +86,10 @@ class CorrectPanel(QWidget):
         for part in (
             row(QLabel("swap animals"), self.a.native, QLabel("and"), self.b.native),
             row(self.swap_to_end.native, QLabel("or to frame"), self.swap_to.native), self.swap_button.native,
-            row(QLabel("animal"), self.fix_animal.native, self.fix_button.native),
+            row(QLabel("animal"), self.fix_animal.native, self.fix_button.native, self.paint_button.native),
             hint("Click where the animal really is on this frame (Shift-click: where it is not), for any animals "
-                 "that are wrong, then re-track: the others keep their masks."),
+                 "that are wrong, then re-track: the others keep their masks. Or paint the frame's masks as "
+                 "they should be (label 0 erases): every animal starts from its painted mask."),
             self.retrack_to_end.native, row(self.retrack_button.native, self.cancel_button.native),
             self.progress_bar, self.status, self.undo_button.native, QLabel("Corrections so far (undone last first):"),
             self.history,
@@ -91,6 +99,7 @@ class CorrectPanel(QWidget):
         self.swap_to_end.changed.connect(lambda value: setattr(self.swap_to, "enabled", not value))
         self.swap_button.changed.connect(lambda: self.swap())
         self.fix_button.changed.connect(lambda: self.fix_here())
+        self.paint_button.changed.connect(lambda: self.paint_here())
         self.fix_animal.changed.connect(self._on_pen)
         self.retrack_button.changed.connect(lambda: self.retrack())
         self.cancel_button.changed.connect(self.cancel)
@@ -155,22 +164,53 @@ class CorrectPanel(QWidget):
                             "'Re-track from here'.")
         return layer
 
+    def paint_here(self) -> Labels | None:
+        """A Labels layer of the current frame's labels, shown on that frame only, in paint mode with the
+        chosen animal's brush: the frame as it should be."""
+        host = self.host
+        if not self._ready():
+            return None
+        viewer, frame = host.viewer, host.current_frame()
+        if MASK_LAYER in viewer.layers:
+            viewer.layers.remove(MASK_LAYER)  # a new painting starts from the frame shown now
+        labels = np.array(host.layer.data[frame : frame + 1])
+        translate = np.array(host.layer.translate, float)
+        translate[0] += frame * host.layer.scale[0]  # one frame, placed at its own step of the time axis
+        layer = viewer.add_labels(labels, name=MASK_LAYER, scale=host.layer.scale, translate=translate,
+                                  colormap=animal_colormap(), opacity=0.7, metadata={"frame": frame})
+        layer.selected_label = self.fix_animal.value
+        viewer.layers.selection.active = layer
+        layer.mode = "paint"
+        self.status.setText(f"Paint animal {self.fix_animal.value} on frame {frame} as it should be (label 0 "
+                            "erases; change the animal above for another), then 'Re-track from here'.")
+        return layer
+
+    def _painted(self) -> PaintedFrame | None:
+        viewer = self.host.viewer
+        if MASK_LAYER not in viewer.layers:
+            return None
+        if FIX_LAYER in viewer.layers and len(viewer.layers[FIX_LAYER].data):
+            raise UserInputError(f"There are both fix points ('{FIX_LAYER}') and a painted mask ('{MASK_LAYER}'): "
+                                 "delete the layer you do not want, then re-track.")
+        layer = viewer.layers[MASK_LAYER]
+        return PaintedFrame(int(layer.metadata["frame"]), np.asarray(layer.data[0]))
+
     def retrack(self) -> None:
-        """Re-track from the current frame with the fix points there, in a worker thread."""
+        """Re-track from the painted frame, or from the current frame with the fix points there, in a worker
+        thread."""
         host = self.host
         if not self._ready():
             return
         viewer, frame = host.viewer, host.current_frame()
         try:
-            if FIX_LAYER not in viewer.layers or not len(viewer.layers[FIX_LAYER].data):
+            prompts = self._painted()
+            if prompts is not None:
+                frame = prompts.frame
+            elif FIX_LAYER not in viewer.layers or not len(viewer.layers[FIX_LAYER].data):
                 raise UserInputError(f"No fix points: press 'Fix here' and click the animal where it is on frame "
-                                     f"{frame}.")
-            points = prompts_from_layer(viewer.layers[FIX_LAYER], host.layer)
-            rows = [r for r in points.rows() if r[0] == frame]
-            if not rows:
-                raise UserInputError(f"No fix points on frame {frame} (they are on frames "
-                                     f"{sorted({r[0] for r in points.rows()})}): go to that frame, or click here.")
-            prompts = Prompts(rows, source=f"layer '{FIX_LAYER}'")
+                                     f"{frame}, or 'Paint here' and paint it.")
+            else:
+                prompts = self._fix_points(frame)
             backend, source = self._backend(), self._source()
         except UserInputError as error:
             self._show_error(error)
@@ -188,6 +228,14 @@ class CorrectPanel(QWidget):
         self._set_running(True)
         self.status.setText(f"re-tracking from frame {frame}…")
         self.worker.start()
+
+    def _fix_points(self, frame: int) -> Prompts:
+        points = prompts_from_layer(self.host.viewer.layers[FIX_LAYER], self.host.layer)
+        rows = [r for r in points.rows() if r[0] == frame]
+        if not rows:
+            raise UserInputError(f"No fix points on frame {frame} (they are on frames "
+                                 f"{sorted({r[0] for r in points.rows()})}): go to that frame, or click here.")
+        return Prompts(rows, source=f"layer '{FIX_LAYER}'")
 
     def cancel(self) -> None:
         """Stop the re-track at the next frame; the frames re-tracked so far are kept (and can be undone)."""
@@ -232,8 +280,9 @@ class CorrectPanel(QWidget):
         entries = corrections_of(self.host.run_folder)
         if entries and entries[-1]["kind"] == "retrack":
             self.status.setText(("Stopped: kept " if stopped else "Done: ") + describe(entries[-1]) + ".")
-            if FIX_LAYER in self.host.viewer.layers:  # used up; the next fix starts a fresh layer
-                self.host.viewer.layers.remove(FIX_LAYER)
+            for used in (FIX_LAYER, MASK_LAYER):  # used up; the next fix starts a fresh layer
+                if used in self.host.viewer.layers:
+                    self.host.viewer.layers.remove(used)
             show_info(f"Re-track written: {describe(entries[-1])}")
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -244,13 +293,15 @@ class CorrectPanel(QWidget):
         return self.worker is None
 
     def _set_running(self, running: bool) -> None:
-        for button in (self.swap_button, self.retrack_button, self.undo_button, self.fix_button):
+        for button in (self.swap_button, self.retrack_button, self.undo_button, self.fix_button, self.paint_button):
             button.enabled = not running
         self.cancel_button.enabled = running
 
     def _on_pen(self, animal: int) -> None:
         if FIX_LAYER in self.host.viewer.layers:
             set_pen(self.host.viewer.layers[FIX_LAYER], animal, False)
+        if MASK_LAYER in self.host.viewer.layers:
+            self.host.viewer.layers[MASK_LAYER].selected_label = animal
 
     def _backend(self):
         if self.backend_factory is None:
@@ -279,4 +330,5 @@ def describe(entry: dict) -> str:
     if entry["kind"] == "swap":
         return f"swap {animals}, frames {entry['frame']} to {entry['to']}"
     how = "to the end" if entry.get("to_end") else ("until rejoined" if entry.get("rejoined") else "stopped")
-    return f"re-track of {animals} from frame {entry['frame']}, {entry['frames_retracked']} frames ({how})"
+    what = "painted re-track" if entry.get("painted") else "re-track"
+    return f"{what} of {animals} from frame {entry['frame']}, {entry['frames_retracked']} frames ({how})"
