@@ -256,7 +256,7 @@ def test_review_swap_undo_correct_and_export_of_a_finished_run(sample_run, tmp_p
     assert sample_run.undo()["kind"] == "retrack"
     with pytest.raises(UserInputError, match="prompts or a mask"):
         sample_run.correct()
-    with pytest.raises(UserInputError, match="needs frame="):
+    with pytest.raises(UserInputError, match="needs its frame"):
         sample_run.correct(mask=painted)
 
     written = sample_run.export(["dlc", "movement"], tmp_path / "exports")

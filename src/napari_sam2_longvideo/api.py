@@ -351,23 +351,12 @@ def correct(out, prompts=None, *, mask=None, frame: int | None = None, rejoin_io
     animal its mask there. Returns the correction's log entry (None where nothing was re-tracked).
     ``video`` is needed only when the video moved since the run.
     """
-    import numpy as np
-
-    from .corrections import CorrectionWritten, correct_run
-    from .engine.corrections import REJOIN_FRAMES, REJOIN_IOU, PaintedFrame, RejoinSettings
+    from .corrections import CorrectionWritten, correct_run, painted_frame
+    from .engine.corrections import REJOIN_FRAMES, REJOIN_IOU, RejoinSettings
 
     if (prompts is None) == (mask is None):
         raise UserInputError("correct takes prompts or a mask (with its frame), one of the two.")
-    if mask is not None:
-        if frame is None:
-            raise UserInputError("correct(mask=...) needs frame=: the frame whose labels the mask shows.")
-        if isinstance(mask, (str, Path)):
-            from .io.images import read_label_image
-
-            mask = read_label_image(mask)
-        fix = PaintedFrame(int(frame), np.asarray(mask))
-    else:
-        fix = as_prompts(prompts)
+    fix = painted_frame(mask, frame) if mask is not None else as_prompts(prompts)
     rejoin = RejoinSettings(REJOIN_IOU if rejoin_iou is None else rejoin_iou,
                             REJOIN_FRAMES if rejoin_frames is None else rejoin_frames, to_end)
     events = correct_run(out, fix, rejoin, source=video)

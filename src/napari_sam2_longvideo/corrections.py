@@ -28,6 +28,7 @@ from .io.excerpt import FirstFrames
 from .io.export import write_labels_tiff, write_tracks_csv, written_context
 from .io.files import write_atomically
 from .io.frames import open_frames
+from .io.images import read_label_image
 from .io.prompts import Prompts
 from .io.run_folder import CONTRAST_HANDOVER_FILE, REVIEW_FILE, RunFolder
 from .io.run_lock import RunLock
@@ -90,6 +91,15 @@ def swap_animals(out, a: int, b: int, start: int, stop: int | None = None) -> di
         _replace_records(store, backup, swap_records(store.records(), a, b, start, stop), start, stop + 1)
         entry = {"kind": "swap", "frame": start, "to": stop, "animals": [a, b], "frames_retracked": 0}
         return _finish(folder, metadata, store, history, dict(entry, **backup.finish()), began)
+
+
+def painted_frame(mask, frame) -> PaintedFrame:
+    """``mask`` (an ``(H, W)`` integer array, or a label image file) as the painted labels of ``frame``."""
+    if frame is None:
+        raise UserInputError("A painted mask needs its frame (--frame F; frame= in Python): the frame it shows.")
+    if isinstance(mask, (str, Path)):
+        mask = read_label_image(mask)
+    return PaintedFrame(int(frame), np.asarray(mask))
 
 
 def correct_run(

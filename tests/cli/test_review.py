@@ -132,7 +132,7 @@ def test_a_painted_mask_that_does_not_fit_the_run_exits_2_and_changes_nothing(ru
         (["--mask", str(small), "--frame", "30"], "is 10x10 pixels; the run's frames are 72x96"),
         (["--mask", str(odd), "--frame", "30"], "holds label(s) 7, which are no animal of this run"),
         (["--mask", str(odd), "--frame", "60"], "the run has frames 0 to 59"),
-        (["--mask", str(small)], "needs --frame F"),
+        (["--mask", str(small)], "needs its frame (--frame F"),
         (["--mask", str(colour), "--frame", "30"], "a label image has one whole number per pixel"),
         (["--mask", str(run.parent / "none.tif"), "--frame", "30"], "does not exist"),
     ]:

@@ -98,7 +98,7 @@ def swap_command(args) -> int:
 def correct_command(args) -> int:
     from tqdm import tqdm
 
-    from ..corrections import CorrectionWritten, correct_run
+    from ..corrections import CorrectionWritten, correct_run, painted_frame
     from ..engine.corrections import RejoinSettings
     from ..io.prompts import Prompts
 
@@ -117,17 +117,6 @@ def correct_command(args) -> int:
           f"{entry['seconds']:.2f} s) and {how}; labels.tif and tracks.csv rewritten. 'undo {args.folder}' takes "
           "it back.")
     return 0
-
-
-def painted_frame(path, frame):
-    """The `PaintedFrame` of ``--mask IMAGE --frame F``."""
-    from ..engine.corrections import PaintedFrame
-    from ..errors import UserInputError
-    from ..io.images import read_label_image
-
-    if frame is None:
-        raise UserInputError(f"--mask {path} needs --frame F: the frame whose labels it shows.")
-    return PaintedFrame(frame, read_label_image(path))
 
 
 def undo_command(args) -> int:
