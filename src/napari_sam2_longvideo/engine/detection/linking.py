@@ -95,7 +95,7 @@ class BoxLinker:
 
     @property
     def ignored(self) -> dict[int, IgnoredTrack]:
-        """Track id -> the frames of a track that never got an identity."""
+        """Track id -> the first and last frame a confirmed track was left over (no identity took its box)."""
         return self.identities.ignored if self.identities is not None else {}
 
     def link(self, frames, frame: int) -> dict[int, LinkedBox]:
@@ -121,7 +121,8 @@ class BoxLinker:
         return {identity: linked[i] for identity, i in self.identities.assign(frame, tracked).items()}
 
     def _new_tracks(self, output: set[int]) -> list[np.ndarray]:
-        """Rows (as the tracker's output) of the tracks it started on this frame and does not output yet."""
+        """Rows (as the tracker's output) of the tracks it started on this frame and does not output yet
+        (ultralytics keeps them, unconfirmed, in ``tracked_stracks``; BOTSORT is a BYTETracker there)."""
         return [
             np.array([*track.xyxy, track.track_id, track.score, track.cls, track.idx], np.float64)
             for track in self.tracker.tracked_stracks
