@@ -55,8 +55,9 @@ def test_one_box_halfway_between_two_missed_animals_is_left_unused_until_a_clear
 
 def test_a_box_next_to_the_identity_it_held_stays_with_it_when_the_other_is_near_too():
     identities = settled()
-    # both animals step towards each other; their tracks continue: the held identities win the close call
-    near_left, near_right = shifted(LEFT, 40), shifted(RIGHT, -40)
+    # both animals step towards each other until their boxes alone could not tell them apart (4 px between
+    # their centres); their tracks continue, and what the tracks held decides
+    near_left, near_right = shifted(LEFT, 48), shifted(RIGHT, -48)
     assert identities.assign(10, [TrackedBox(11, near_left, 0.9), TrackedBox(12, near_right, 0.9)]) == {1: 0, 2: 1}
 
 
