@@ -26,11 +26,10 @@ import numpy as np
 import tifffile
 
 from napari_sam2_longvideo.io.detections import write_detections_csv
-from napari_sam2_longvideo.testing.linked_boxes import boxes_from_labels, identity_changes
+from napari_sam2_longvideo.testing.linked_boxes import at_episodes, boxes_from_labels, identity_changes
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEO = REPO.parent / "shared" / "data" / "two-mice" / "two_mice_360p.mp4"
-AFTER_TOUCHING = 3
 
 
 def sam2_longvideo(*args: str, src: Path = REPO / "src") -> None:
@@ -73,7 +72,7 @@ def main() -> None:
                     linked = tifffile.imread(out / "labels.tif")
                     both = np.mean([(frame == 1).any() and (frame == 2).any() for frame in linked])
                     changes = identity_changes(linked, clicked)
-                    near = [f for f in changes if any(s <= f <= e + AFTER_TOUCHING for s, e in touching)]
+                    near = at_episodes(changes, touching)
                     apart = [f for f in changes if f not in near]
                     print(f"| {name} | {link} | {seed} | {both:.1%} | {len(apart)} {apart or ''} | "
                           f"{len(near)} {near or ''} |", flush=True)

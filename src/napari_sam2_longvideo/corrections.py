@@ -135,7 +135,8 @@ def correct_run(
         if isinstance(prompts, PaintedFrame):
             start = _check_painted(prompts, store, metadata)
             animals = _check_animals(metadata, [], "correct")
-            fixed = sorted(a for a in animals if not np.array_equal(store[start] == a, prompts.labels == a))
+            was = np.asarray(store[start])
+            fixed = sorted(a for a in animals if not np.array_equal(was == a, prompts.labels == a))
         else:
             prompts.validate(len(frames), frames.height, frames.width, frames.path or "the video")
             start = int(prompts.frame.min())

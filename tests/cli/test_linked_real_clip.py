@@ -11,7 +11,7 @@ import tifffile
 
 from napari_sam2_longvideo.cli import main
 from napari_sam2_longvideo.io.detections import write_detections_csv
-from napari_sam2_longvideo.testing.linked_boxes import boxes_from_labels, identity_changes
+from napari_sam2_longvideo.testing.linked_boxes import at_episodes, boxes_from_labels, identity_changes
 
 from ..real_data import REAL_360P
 
@@ -35,10 +35,6 @@ def clicked_run(tmp_path_factory):
     return tifffile.imread(run / "labels.tif"), touching
 
 
-# an identity decided as two touching mice part may show on the first frames after their episode
-AFTER_TOUCHING = 3
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("link", ["bytetrack", "botsort"])
 def test_the_whole_clip_without_clicks_keeps_both_mice_and_their_identities(tmp_path, clicked_run, link):
@@ -55,7 +51,7 @@ def test_the_whole_clip_without_clicks_keeps_both_mice_and_their_identities(tmp_
     # the linked labels keep to the clicked run's identities wherever the mice are apart; a change is
     # allowed only across an episode where they touch
     changes = identity_changes(linked, clicked)
-    while_touching = [f for f in changes if any(s <= f <= e + AFTER_TOUCHING for s, e in touching)]
+    while_touching = at_episodes(changes, touching)
     print(f"{link}: both mice on {both:.1%}; identity changes against the clicked run {changes}, "
           f"{len(while_touching)} of them where the mice touch, of {len(touching)} such episodes")
     assert changes == while_touching, "an identity switch where the mice are apart"
@@ -65,7 +61,7 @@ def test_the_whole_clip_without_clicks_keeps_both_mice_and_their_identities(tmp_
     with open(out / "review.csv") as handle:
         listed = [(int(r["start"]), int(r["stop"])) for r in csv.DictReader(handle)
                   if r["reason"] in ("merged", "close_assignment")]
-    assert all(any(s <= f <= e + AFTER_TOUCHING for s, e in listed) for f in changes), (changes, listed)
+    assert at_episodes(changes, listed) == changes, (changes, listed)
     with open(out / "tracks.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["class_name"] for r in rows if r["track_id"] != "-1"} == {"mouse"}

@@ -40,3 +40,13 @@ def identity_changes(linked, reference) -> list[int]:
     (frames without both animals skipped)."""
     seen = [(f, o) for f in range(len(linked)) if (o := orientation(linked, reference, f)) is not None]
     return [frame for (_, before), (frame, now) in zip(seen, seen[1:]) if now != before]
+
+
+# an identity decided as two touching animals part may show on the first frames after their episode
+AFTER_TOUCHING = 3
+
+
+def at_episodes(frames, episodes, after: int = AFTER_TOUCHING) -> list[int]:
+    """The ``frames`` that lie in one of ``episodes`` (``(start, stop)``, both included) or at most
+    ``after`` frames past its stop."""
+    return [f for f in frames if any(start <= f <= stop + after for start, stop in episodes)]

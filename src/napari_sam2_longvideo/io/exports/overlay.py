@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from ...errors import UserInputError
 from ..excerpt import FirstFrames
+from ..export import written_context
 from ..frames import open_frames
-from ..overlay import write_overlay
+from ..overlay import track_captions, write_overlay
 from ..run_folder import TRACKS_FILE
 from .run_data import RunData
 
@@ -27,16 +26,6 @@ def write_overlay_video(run: RunData, folder: Path) -> list[Path]:
     labels = run.labels()
     if len(frames) > len(labels):  # a run of the first frames only (--max-frames)
         frames = FirstFrames(frames, len(labels))
-    return [write_overlay(folder / f"{run.name}_overlay.mp4", frames, labels, _captions(run.folder), fps=run.fps)]
-
-
-def _captions(folder: Path):
-    """``captions(t)``: each animal's id and, where ``tracks.csv`` names its class on frame t, the name."""
-    table = pd.read_csv(folder / TRACKS_FILE)
-    if "class_name" not in table.columns:
-        return None
-    named: dict[int, dict[int, str]] = {}
-    for frame, animal, name in table[["frame", "animal", "class_name"]].dropna().itertuples(index=False):
-        if str(name):
-            named.setdefault(int(frame), {})[int(animal)] = f"{int(animal)} {name}"
-    return lambda t: named.get(t, {})
+    # captions as `track --overlay` draws them: the class names come back from tracks.csv
+    captions = track_captions(labels.records(), written_context(run.folder / TRACKS_FILE)[1])
+    return [write_overlay(folder / f"{run.name}_overlay.mp4", frames, labels, captions, fps=run.fps)]
